@@ -1,0 +1,848 @@
+"""One run, scheduled: deliveries go to steps, steps run on worker tasks, results commit.
+
+The hot path is ``_execute``: take a delivery, call the step, build its journal record
+(only when the run is journaled), wait for the commit (only with ``sync`` durability),
+then hand the step's events on. A worker that finishes a step keeps going with the next
+delivery it just made, so a linear chain of steps runs on one task with no hand-off; other
+deliveries get tasks of their own, up to each step's ``num_workers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    WorkflowRuntimeError,
+    WorkflowTimeoutError,
+)
+from ..events import (
+    Event,
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StopEvent,
+)
+from ..journal import RunFold, encode_event, render_context_dict
+from ..journal.fold import DONE, WAITER_PREFIX
+
+if TYPE_CHECKING:
+    from ..context import Context
+    from ..handler import WorkflowHandler
+    from ..journal import Journal
+    from ..step import StepSpec
+    from ..workflow import WorkflowSpec
+
+# Steps that never await would otherwise hold the event loop for a whole chain.
+_YIELD_EVERY = 32
+
+
+class _Delivery:
+    """One event for one step."""
+
+    __slots__ = ("event", "event_id", "slot")
+
+    def __init__(self, event: Event, event_id: int, slot: _Slot) -> None:
+        self.event = event
+        self.event_id = event_id
+        self.slot = slot
+
+
+class _Slot:
+    """A step within one run: its queue and the deliveries it is working on."""
+
+    __slots__ = ("active", "call", "limit", "name", "queue", "spec")
+
+    def __init__(self, spec: StepSpec, call: Callable[[Event], Awaitable[Any]]) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.call = call
+        self.limit = spec.num_workers
+        self.queue: deque[_Delivery] = deque()
+        self.active: set[_Delivery] = set()
+
+
+class _Execution:
+    """What a running step did besides returning: sends, stream writes, buffer changes."""
+
+    __slots__ = ("buffers_changed", "delivery", "extra", "sent", "stream", "wait_calls")
+
+    def __init__(self, delivery: _Delivery) -> None:
+        self.delivery = delivery
+        # Events buffered by collect_events that were never delivered (so not journaled yet).
+        self.extra: list[tuple[int, Event]] | None = None
+        self.sent: list[tuple[Event, str | None]] | None = None
+        self.stream: list[Event] | None = None
+        self.buffers_changed = False
+        self.wait_calls = 0
+
+
+class _Waiter:
+    __slots__ = ("delivery", "event_type", "requirements", "resolved")
+
+    def __init__(
+        self, delivery: _Delivery, event_type: type[Event], requirements: dict[str, Any]
+    ) -> None:
+        self.delivery = delivery
+        self.event_type = event_type
+        self.requirements = requirements
+        self.resolved: tuple[int, Event] | None = None
+
+    def matches(self, event: Event) -> bool:
+        if self.resolved is not None or not isinstance(event, self.event_type):
+            return False
+        return all(event.get(k) == v for k, v in self.requirements.items())
+
+
+class _Park(BaseException):
+    """Raised by ``wait_for_event`` to park the step; a BaseException so steps' broad
+    ``except Exception`` blocks do not swallow it."""
+
+    def __init__(self, waiter_id: str, event_type: type[Event], requirements: dict[str, Any]):
+        self.waiter_id = waiter_id
+        self.event_type = event_type
+        self.requirements = requirements
+
+
+class StepFailure(Exception):
+    """Internal: carries a step's exception and the step's name to the failure path."""
+
+    def __init__(self, step: str, error: BaseException) -> None:
+        self.step = step
+        self.error = error
+
+
+_current: ContextVar[_Execution | None] = ContextVar("flowpoint_step", default=None)
+_END: Any = object()
+
+
+class RunEngine:
+    """Runs one run of a workflow to its end, journaling each step when given a journal."""
+
+    def __init__(
+        self,
+        spec: WorkflowSpec,
+        instance: Any,
+        ctx: Context[Any],
+        handler: WorkflowHandler,
+        *,
+        run_id: str,
+        boot: RunFold | dict[str, Any],
+        live_events: dict[int, Event] | None = None,
+        journal: Journal | None = None,
+        timeout: float | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.run_id = run_id
+        self.ctx = ctx
+        self.handler = handler
+        self.journal = journal
+        self.verbose = verbose
+        self.done = False
+        self._boot = boot
+        self._live_events = live_events or {}
+        self._loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._busy = 0
+        self._external = 0
+        self._since_yield = 0
+        self._next_id = 1
+        self._broker_log: list[tuple[int, Event]] = []
+        self._accepted: list[tuple[str, str]] = []
+        self._buffers: dict[str, list[tuple[int, Event]]] = {}
+        self._waiters: dict[str, _Waiter] = {}
+        self._awaiting_input = 0
+        self._stream_queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._stream_taken = False
+        self._store = ctx.store
+        self._slots: dict[str, _Slot] = {}
+        for name, step_spec in spec.steps.items():
+            self._slots[name] = _Slot(step_spec, _bind(step_spec, instance, ctx))
+        self._timer = self._loop.call_later(timeout, self._on_timeout, timeout) if timeout else None
+        handler._engine = self
+        ctx._engine = self
+        handler.add_done_callback(self._on_handler_done)
+        self._spawn_coro(self._start())
+
+    # ---- starting -------------------------------------------------------------------------
+    async def _start(self) -> None:
+        try:
+            journal = self.journal
+            if journal is not None:
+                assert isinstance(self._boot, dict)
+                commit = journal.append(self._boot)
+                if commit is not None:
+                    await commit
+                fold = journal.fold
+                if self._boot["kind"] != "started":
+                    # A fork's state patch or a resumed image: the journal's image is the truth.
+                    self._store.load_json(fold.state)
+            else:
+                fold = self._boot if isinstance(self._boot, RunFold) else None
+                if fold is None:
+                    fold = RunFold()
+                    fold.apply(0, self._boot)
+            first = self._restore(fold)
+        except BaseException as exc:
+            await self._fail(exc, None)
+            return
+        if fold.result_event is not None:
+            event = self._decode(fold.result_event, fold)
+            await self._complete(event)
+            return
+        if first is None:
+            self._check_idle()
+            return
+        await self._work(first)
+
+    def _restore(self, fold: RunFold) -> _Delivery | None:
+        """Build live deliveries from a folded image; returns one for this task to run."""
+        self._next_id = fold.next_event_id
+        decoded: dict[int, Event] = {}
+
+        def event(event_id: int) -> Event:
+            if event_id not in decoded:
+                decoded[event_id] = self._decode(event_id, fold)
+            return decoded[event_id]
+
+        deliveries = []
+        for event_id, step in fold.pending:
+            slot = self._slots.get(step)
+            if slot is None:
+                raise WorkflowRuntimeError(
+                    f"run {self.run_id}: a pending event is addressed to step '{step}', which "
+                    "this workflow does not have"
+                )
+            deliveries.append(_Delivery(event(event_id), event_id, slot))
+        for key, ids in fold.buffers.items():
+            self._buffers[key] = [(i, event(i)) for i in ids]
+        for waiter_id, info in fold.waiters.items():
+            slot = self._slots[info["step"]]
+            event_type = self.spec.registry.get(info["type"])
+            if event_type is None:
+                raise WorkflowRuntimeError(f"waiter {waiter_id} waits for unknown {info['type']}")
+            waiter = _Waiter(
+                _Delivery(event(int(info["event"])), int(info["event"]), slot),
+                event_type,
+                dict(info.get("requirements") or {}),
+            )
+            if info.get("resolved") is not None:
+                waiter.resolved = (int(info["resolved"]), event(int(info["resolved"])))
+            self._waiters[waiter_id] = waiter
+        self._awaiting_input = fold.awaiting_input
+        # A journal's fold keeps no history; the broker log then starts with what is pending.
+        logged = fold.broker_log if fold.history else sorted({d.event_id for d in deliveries})
+        for event_id in logged:
+            if event_id in fold.events:
+                self._broker_log.append((event_id, event(event_id)))
+        self._accepted.extend(fold.accepted)
+        return self._place(deliveries, take_one=True)
+
+    def _decode(self, event_id: int, fold: RunFold) -> Event:
+        live = self._live_events.get(event_id)
+        if live is not None:
+            return live
+        tag, payload = fold.events[event_id]
+        return self.spec.registry.decode(tag, payload, run_id=self.run_id, seq=fold.last_seq)
+
+    # ---- scheduling -----------------------------------------------------------------------
+    def _spawn_coro(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _place(self, deliveries: Iterable[_Delivery], take_one: bool) -> _Delivery | None:
+        """Queue deliveries; start the ones their step has room for. One may be kept by
+        the calling task (``take_one``) to run next without a hand-off."""
+        kept = None
+        for delivery in deliveries:
+            slot = delivery.slot
+            if len(slot.active) < slot.limit:
+                slot.active.add(delivery)
+                self._busy += 1
+                if take_one and kept is None:
+                    kept = delivery
+                else:
+                    self._spawn_coro(self._work(delivery))
+            else:
+                slot.queue.append(delivery)
+        return kept
+
+    async def _work(self, delivery: _Delivery | None) -> None:
+        try:
+            while delivery is not None and not self.done:
+                delivery = await self._execute(delivery)
+                self._since_yield += 1
+                if self._since_yield >= _YIELD_EVERY:
+                    self._since_yield = 0
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            return
+        except StepFailure as failure:
+            await self._fail(failure.error, failure.step)
+            return
+        except BaseException as exc:
+            await self._fail(exc, None)
+            return
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if self.done or self._busy or self._external:
+            return
+        if self._waiters or self._awaiting_input:
+            if self.journal is not None:
+                self.journal.set_status("waiting")
+            return
+        self._spawn_coro(
+            self._fail(
+                WorkflowRuntimeError(
+                    f"run {self.run_id} stalled: no step is running and no event is pending, "
+                    "but no StopEvent was returned. A step may have returned None while "
+                    "collecting events that never came; to wait for outside input, emit an "
+                    "InputRequiredEvent or use ctx.wait_for_event."
+                ),
+                None,
+            )
+        )
+
+    # ---- the hot path -----------------------------------------------------------------------
+    async def _execute(self, delivery: _Delivery) -> _Delivery | None:
+        slot = delivery.slot
+        name = slot.name
+        event = delivery.event
+        if self.verbose:
+            print(f"Running step {name}")
+        self._accepted.append((name, type(event).__qualname__))
+        execution = _Execution(delivery)
+        token = _current.set(execution)
+        started = time.time()
+        attempt = 1
+        try:
+            while True:
+                try:
+                    out = await slot.call(event)
+                    break
+                except _Park as park:
+                    return await self._park(execution, park, started)
+                except Exception as exc:
+                    policy = slot.spec.retry_policy
+                    delay = (
+                        policy.next(time.time() - started, attempt, exc)
+                        if policy is not None
+                        else None
+                    )
+                    if delay is None:
+                        raise StepFailure(name, exc) from exc
+                    attempt += 1
+                    execution = _Execution(delivery)
+                    _current.set(execution)
+                    await asyncio.sleep(delay)
+        finally:
+            _current.reset(token)
+        if self.done:
+            return None
+        emitted = execution.sent
+        returned = -1
+        if out is not None:
+            if not isinstance(out, Event):
+                raise StepFailure(
+                    name,
+                    WorkflowRuntimeError(
+                        f"step '{name}' returned {type(out).__name__}, not an Event (or None)"
+                    ),
+                )
+            if emitted is None:
+                emitted = [(out, None)]
+            else:
+                emitted.append((out, None))
+            returned = len(emitted) - 1
+        if self.verbose:
+            if out is None:
+                print(f"Step {name} produced no event")
+            else:
+                print(f"Step {name} produced event {type(out).__name__}")
+        routed = self._route(emitted) if emitted else ()
+        journal = self.journal
+        if journal is not None:
+            record: dict[str, Any] = {
+                "kind": "step",
+                "step": name,
+                "consumed": delivery.event_id,
+                "attempt": attempt,
+                "started": started,
+                "ended": time.time(),
+                "emitted": [
+                    [eid, type(ev).__qualname__, encode_event(ev), targets]
+                    for eid, ev, targets in routed
+                ],
+                "returned": returned,
+            }
+            self._add_effects(record, execution)
+            commit = journal.append(record)
+            if commit is not None:
+                await commit
+                if self.done:
+                    return None
+        # The step's record is committed: its events may move on.
+        slot.active.discard(delivery)
+        self._busy -= 1
+        if self._waiters:
+            self._drop_waiters_of(delivery)
+        kept = None
+        if routed:
+            deliveries, stop = self._deliveries(routed)
+            if stop is not None:
+                await self._complete(stop)
+                return None
+            kept = self._place(deliveries, take_one=True)
+        if slot.queue and len(slot.active) < slot.limit:
+            following = slot.queue.popleft()
+            slot.active.add(following)
+            self._busy += 1
+            if kept is None:
+                kept = following
+            else:
+                self._spawn_coro(self._work(following))
+        return kept
+
+    def _route(self, emitted: list[tuple[Event, str | None]]) -> list[tuple[int, Event, list[str]]]:
+        """Give each event an id and the places it goes: steps, '_done', or a waiter."""
+        routed = []
+        routes = self.spec.routes
+        for event, target in emitted:
+            event_id = self._next_id
+            self._next_id = event_id + 1
+            if target is not None:
+                if target not in self._slots:
+                    raise WorkflowRuntimeError(f"send_event to unknown step '{target}'")
+                targets = [target]
+            else:
+                etype = type(event)
+                steps = routes.get(etype)
+                if steps is None:
+                    steps = self.spec.route(etype)
+                targets = list(steps)
+                if isinstance(event, StopEvent):
+                    targets.append(DONE)
+                elif self._waiters:
+                    for waiter_id, waiter in self._waiters.items():
+                        if waiter.matches(event):
+                            targets = [WAITER_PREFIX + waiter_id]
+                            break
+                if isinstance(event, InputRequiredEvent):
+                    self._awaiting_input += 1
+                    self.write_to_stream(event)
+                elif isinstance(event, HumanResponseEvent) and self._awaiting_input:
+                    self._awaiting_input -= 1
+            routed.append((event_id, event, targets))
+        return routed
+
+    def _deliveries(
+        self, routed: list[tuple[int, Event, list[str]]]
+    ) -> tuple[list[_Delivery], Event | None]:
+        deliveries = []
+        stop = None
+        slots = self._slots
+        for event_id, event, targets in routed:
+            self._broker_log.append((event_id, event))
+            for target in targets:
+                if target == DONE:
+                    stop = event
+                elif target[0] == "@":
+                    waiter = self._waiters[target[len(WAITER_PREFIX) :]]
+                    waiter.resolved = (event_id, event)
+                    deliveries.append(waiter.delivery)
+                else:
+                    deliveries.append(_Delivery(event, event_id, slots[target]))
+        return deliveries, stop
+
+    def _add_effects(self, record: dict[str, Any], execution: _Execution) -> None:
+        delta = self._store.take_delta(self.journal.fold.state)  # type: ignore[union-attr]
+        if delta is not None:
+            record["delta"] = delta
+        if execution.stream:
+            record["stream"] = [
+                [type(ev).__qualname__, encode_event(ev)] for ev in execution.stream
+            ]
+        if execution.extra:
+            record.setdefault("emitted", []).extend(
+                [eid, type(ev).__qualname__, encode_event(ev), []] for eid, ev in execution.extra
+            )
+        if execution.buffers_changed:
+            record["buffers"] = {k: [i for i, _ in v] for k, v in self._buffers.items()}
+        if self._awaiting_input != self.journal.fold.awaiting_input:  # type: ignore[union-attr]
+            record["awaiting_input"] = self._awaiting_input
+
+    # ---- sending, streaming, collecting, waiting ------------------------------------------
+    def send(self, event: Event, step: str | None) -> None:
+        if not isinstance(event, Event):
+            raise WorkflowRuntimeError(f"send_event takes an Event, got {type(event).__name__}")
+        execution = _current.get()
+        if execution is not None and execution.delivery.slot.name in self._slots:
+            if execution.sent is None:
+                execution.sent = []
+            execution.sent.append((event, step))
+            return
+        self._external += 1
+        self._spawn_coro(self._accept_external(event, step))
+
+    async def _accept_external(self, event: Event, step: str | None) -> None:
+        self._external -= 1
+        self._busy += 1  # counted as work until its deliveries are placed
+        try:
+            routed = self._route([(event, step)])
+            if self.journal is not None:
+                record: dict[str, Any] = {
+                    "kind": "sent",
+                    "emitted": [
+                        [eid, type(ev).__qualname__, encode_event(ev), targets]
+                        for eid, ev, targets in routed
+                    ],
+                }
+                delta = self._store.take_delta(self.journal.fold.state)
+                if delta is not None:
+                    record["delta"] = delta
+                if self._awaiting_input != self.journal.fold.awaiting_input:
+                    record["awaiting_input"] = self._awaiting_input
+                commit = self.journal.append(record)
+                if commit is not None:
+                    await commit
+                status = self.journal.set_status("running")
+                if status is not None:
+                    await status
+            if self.done:
+                return
+            deliveries, stop = self._deliveries(routed)
+            if stop is not None:
+                await self._complete(stop)
+                return
+            kept = self._place(deliveries, take_one=True)
+        except BaseException as exc:
+            await self._fail(exc, None)
+            return
+        finally:
+            self._busy -= 1
+        await self._work(kept)
+
+    def write_to_stream(self, event: Event) -> None:
+        execution = _current.get()
+        if execution is not None and self.journal is not None:
+            if execution.stream is None:
+                execution.stream = []
+            execution.stream.append(event)
+        self._stream_queue.put_nowait(event)
+
+    def collect(
+        self, event: Event, expected: list[type[Event]], buffer_id: str | None
+    ) -> list[Event] | None:
+        execution = _current.get()
+        if execution is None:
+            raise WorkflowRuntimeError("collect_events can only be called inside a step")
+        key = buffer_id or ",".join(t.__qualname__ for t in expected)
+        buffer = self._buffers.setdefault(key, [])
+        if event is execution.delivery.event:
+            event_id = execution.delivery.event_id
+        else:
+            event_id = self._next_id
+            self._next_id += 1
+            if execution.extra is None:
+                execution.extra = []
+            execution.extra.append((event_id, event))
+        if all(existing is not event for _, existing in buffer):
+            buffer.append((event_id, event))
+        execution.buffers_changed = True
+        picked: list[int] = []
+        for wanted in expected:
+            for index, (_, candidate) in enumerate(buffer):
+                if index not in picked and isinstance(candidate, wanted):
+                    picked.append(index)
+                    break
+            else:
+                return None
+        collected = [buffer[i][1] for i in picked]
+        for index in sorted(picked, reverse=True):
+            del buffer[index]
+        if not buffer:
+            del self._buffers[key]
+        return collected
+
+    def wait_for(
+        self,
+        event_type: type[Event],
+        waiter_event: Event | None,
+        waiter_id: str | None,
+        requirements: dict[str, Any] | None,
+    ) -> Any:
+        execution = _current.get()
+        if execution is None:
+            raise WorkflowRuntimeError("wait_for_event can only be called inside a step")
+        delivery = execution.delivery
+        key = waiter_id or (f"{delivery.slot.name}:{delivery.event_id}:{execution.wait_calls}")
+        execution.wait_calls += 1
+        waiter = self._waiters.get(key)
+        if waiter is not None and waiter.resolved is not None:
+            return _resolved(waiter.resolved[1])
+        if waiter is None and waiter_event is not None:
+            self.write_to_stream(waiter_event)
+        raise _Park(key, event_type, dict(requirements or {}))
+
+    async def _park(self, execution: _Execution, park: _Park, started: float) -> None:
+        delivery = execution.delivery
+        if park.waiter_id not in self._waiters:
+            self._waiters[park.waiter_id] = _Waiter(delivery, park.event_type, park.requirements)
+        if self.journal is not None:
+            record: dict[str, Any] = {
+                "kind": "wait",
+                "step": delivery.slot.name,
+                "consumed": delivery.event_id,
+                "waiter_id": park.waiter_id,
+                "event_type": park.event_type.__qualname__,
+                "requirements": park.requirements,
+                "started": started,
+                "ended": time.time(),
+            }
+            self._add_effects(record, execution)
+            commit = self.journal.append(record)
+            if commit is not None:
+                await commit
+        delivery.slot.active.discard(delivery)
+        self._busy -= 1
+        slot = delivery.slot
+        if slot.queue and len(slot.active) < slot.limit:
+            following = slot.queue.popleft()
+            slot.active.add(following)
+            self._busy += 1
+            return following  # type: ignore[return-value]
+        return None
+
+    def _drop_waiters_of(self, delivery: _Delivery) -> None:
+        for waiter_id in [
+            w
+            for w, waiter in self._waiters.items()
+            if waiter.delivery.event_id == delivery.event_id
+            and waiter.delivery.slot is delivery.slot
+            and waiter.resolved is not None
+        ]:
+            del self._waiters[waiter_id]
+
+    async def stream(self) -> AsyncIterator[Event]:
+        if self._stream_taken:
+            raise WorkflowRuntimeError("stream_events() can be consumed only once per run")
+        self._stream_taken = True
+        while True:
+            item = await self._stream_queue.get()
+            if item is _END:
+                return
+            yield item
+
+    # ---- ending -----------------------------------------------------------------------------
+    async def _complete(self, stop: Event) -> None:
+        if self.done:
+            return
+        self.done = True
+        result = stop.result if type(stop) is StopEvent else stop
+        try:
+            if self.journal is not None:
+                commit = self.journal.append({"kind": "stopped", "result": _jsonable(result)})
+                if commit is not None:
+                    await commit
+                if self.journal.durability == "batch":
+                    await self.journal.flush()
+        except BaseException as exc:
+            self._finish_stream()
+            self._cancel_tasks()
+            if not self.handler.done():
+                self.handler.set_exception(exc)
+            return
+        self._stream_queue.put_nowait(stop)
+        self._finish_stream()
+        self._cancel_tasks()
+        if not self.handler.done():
+            self.handler.set_result(result)
+
+    async def _fail(self, error: BaseException, step: str | None) -> None:
+        if self.done:
+            return
+        self.done = True
+        self._cancel_tasks()
+        if isinstance(error, asyncio.CancelledError):
+            error = WorkflowRuntimeError(f"run {self.run_id} was cancelled")
+        try:
+            if self.journal is not None:
+                trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+                message = f"{type(error).__name__}: {error}"
+                commit = self.journal.append(
+                    {
+                        "kind": "failed",
+                        "step": step,
+                        "error": type(error).__name__,
+                        "message": str(error),
+                        "traceback": trace,
+                    },
+                    error=message,
+                )
+                if commit is not None:
+                    await commit
+                await self.journal.flush()
+        except Exception as journal_error:  # the run's own error matters more
+            print(f"flowpoint: could not journal failure: {journal_error}", file=sys.stderr)
+        self._finish_stream()
+        if not self.handler.done():
+            self.handler.set_exception(error)
+
+    async def cancel(self, error: BaseException) -> None:
+        if self.done:
+            return
+        self.done = True
+        self._cancel_tasks()
+        if self.journal is not None:
+            commit = self.journal.append({"kind": "cancelled"})
+            if commit is not None:
+                await commit
+            await self.journal.flush()
+        self._finish_stream()
+        if not self.handler.done():
+            self.handler.set_exception(error)
+
+    def _on_timeout(self, timeout: float) -> None:
+        if not self.done:
+            self._spawn_coro(
+                self._fail(
+                    WorkflowTimeoutError(
+                        f"Operation timed out after {timeout} seconds (run {self.run_id})"
+                    ),
+                    None,
+                )
+            )
+
+    def _on_handler_done(self, handler: asyncio.Future[Any]) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if handler.cancelled() and not self.done:
+            self.done = True
+            self._cancel_tasks()
+            self._finish_stream()
+            if self.journal is not None:
+                journal = self.journal
+
+                async def record_cancel() -> None:
+                    commit = journal.append({"kind": "cancelled"})
+                    if commit is not None:
+                        await commit
+
+                self._loop.create_task(record_cancel())
+
+    def _cancel_tasks(self) -> None:
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+
+    def _finish_stream(self) -> None:
+        self._stream_queue.put_nowait(_END)
+
+    # ---- snapshot -----------------------------------------------------------------------------
+    def snapshot_dict(self) -> dict[str, Any]:
+        """``ctx.to_dict()`` of a live (or finished) run."""
+        fold = RunFold(history=True)
+        fold.state = self._store.to_json()
+        fold.state_type = self._store.type_name
+        events: dict[int, Event] = dict(self._broker_log)
+        in_progress: list[tuple[int, str]] = []
+        for slot in self._slots.values():
+            for delivery in slot.active:
+                events[delivery.event_id] = delivery.event
+                in_progress.append((delivery.event_id, slot.name))
+                fold.pending[(delivery.event_id, slot.name)] = None
+            for delivery in slot.queue:
+                events[delivery.event_id] = delivery.event
+                fold.pending[(delivery.event_id, slot.name)] = None
+        for key, buffered in self._buffers.items():
+            fold.buffers[key] = [i for i, _ in buffered]
+            events.update(buffered)
+        for waiter_id, waiter in self._waiters.items():
+            events[waiter.delivery.event_id] = waiter.delivery.event
+            info: dict[str, Any] = {
+                "event": waiter.delivery.event_id,
+                "step": waiter.delivery.slot.name,
+                "type": waiter.event_type.__qualname__,
+                "requirements": waiter.requirements,
+                "resolved": None,
+            }
+            if waiter.resolved is not None:
+                info["resolved"] = waiter.resolved[0]
+                events[waiter.resolved[0]] = waiter.resolved[1]
+            fold.waiters[waiter_id] = info
+        fold.events = {
+            eid: (type(ev).__qualname__, _encode_for_snapshot(ev)) for eid, ev in events.items()
+        }
+        fold.broker_log = [eid for eid, _ in self._broker_log]
+        fold.accepted = list(self._accepted)
+        fold.awaiting_input = self._awaiting_input
+        fold.next_event_id = self._next_id
+        return render_context_dict(
+            fold,
+            self._slots,
+            in_progress=in_progress,
+            state_data=None if self._store.type_name == "DictState" else fold.state,
+            is_running=not self.done,
+            run_id=self.run_id,
+        )
+
+
+def _bind(spec: StepSpec, instance: Any, ctx: Context[Any]) -> Callable[[Event], Awaitable[Any]]:
+    """A one-argument callable for the step, so the hot path builds no arguments."""
+    fn = spec.fn.__get__(instance) if spec.is_method else spec.fn
+    if spec.ctx_param is None:
+        call: Callable[[Event], Any] = fn
+    elif spec.ctx_first:
+        call = functools.partial(fn, ctx)
+    else:
+
+        def call(event: Event) -> Any:
+            return fn(event, ctx)
+
+    if inspect.iscoroutinefunction(spec.fn):
+        return call
+
+    async def call_sync(event: Event) -> Any:
+        return call(event)
+
+    return call_sync
+
+
+def _resolved(event: Event) -> Event:
+    return event
+
+
+def _encode_for_snapshot(event: Event) -> Any:
+    try:
+        return encode_event(event)
+    except Exception:
+        return {"repr": repr(event)}
+
+
+def _jsonable(value: Any) -> Any:
+    """The run's result as JSON for the ``stopped`` record, or its repr if it is not JSON."""
+    from ..journal import json_copy
+
+    try:
+        return json_copy(value, "result")
+    except Exception:
+        if isinstance(value, Event):
+            try:
+                return {"event": type(value).__qualname__, "data": encode_event(value)}
+            except Exception:
+                pass
+        return {"repr": repr(value)}
+
+
+__all__ = ["RunEngine", "StepFailure"]

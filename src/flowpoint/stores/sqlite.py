@@ -1,0 +1,532 @@
+"""The default store: one SQLite file, WAL mode, a writer thread with group commit.
+
+All writes go through one thread so the event loop never blocks on disk, and so that
+records of many steps and many runs that arrive while a commit is in progress are
+committed together in the next transaction (group commit). Reads use their own
+connection on the caller's thread; WAL lets them run beside the writer, and beside other
+processes (the CLI reading while a worker writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import sqlite3
+import threading
+import time
+import weakref
+import zlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import CorruptRecordError, SchemaVersionError, StoreError
+from .base import TERMINAL, Record, RunInfo, Store
+
+SCHEMA_VERSION = 1
+DEFAULT_PATH = Path(".flowpoint") / "flowpoint.db"
+
+_SCHEMA_V1 = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    parent_run_id TEXT,
+    fork_seq INTEGER,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT -1,
+    steps INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    error TEXT,
+    extra TEXT
+);
+CREATE INDEX runs_created ON runs (created_at);
+CREATE INDEX runs_parent ON runs (parent_run_id);
+CREATE TABLE records (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    crc INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE snapshots (
+    run_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    crc INTEGER NOT NULL
+);
+"""
+
+# Each entry migrates from version N-1 to N. A new schema version appends one here.
+_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+_open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _encode(value: Any) -> tuple[str, int]:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text, zlib.crc32(text.encode())
+
+
+def _decode(text: Any, crc: Any, run_id: str, seq: int | None, what: str = "record") -> Any:
+    if not isinstance(text, str) or zlib.crc32(text.encode()) != crc:
+        raise CorruptRecordError(
+            f"{what} fails its checksum (truncated or edited outside flowpoint); it was not "
+            "loaded. Fork from an earlier checkpoint, or restore the database from a backup.",
+            run_id=run_id,
+            seq=seq,
+        )
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CorruptRecordError(
+            f"{what} is not valid JSON: {exc}", run_id=run_id, seq=seq
+        ) from exc
+
+
+class SQLiteStore(Store):
+    """Runs and their journals in a SQLite file.
+
+    >>> store = SQLiteStore("runs.db")            # doctest: +SKIP
+    >>> Checkpointer(MyWorkflow(), store=store)   # doctest: +SKIP
+
+    ``synchronous="NORMAL"`` (the default) survives a killed process: a commit is in the
+    WAL before the step's events move on. ``"FULL"`` also survives power loss, at an fsync
+    per group commit.
+    """
+
+    durable = True
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH, *, synchronous: str = "NORMAL"):
+        self.path = Path(path)
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
+        self.synchronous = synchronous.upper()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._read_lock = threading.Lock()
+        self._reader = self._connect()
+        self._open_schema(self._reader)
+        self._queue: deque[_Job] = deque()
+        self._wakeup = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self._write_error: BaseException | None = None
+        _open_stores.add(self)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    # ---- connection and schema ----------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            conn.execute("PRAGMA busy_timeout = 30000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        return conn
+
+    def _open_schema(self, conn: sqlite3.Connection) -> None:
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"{self.path} was written by a newer flowpoint (store schema {version}, this "
+                    f"flowpoint reads up to {SCHEMA_VERSION}). Upgrade flowpoint; the file was "
+                    "not changed."
+                )
+            if version == 0:
+                tables = conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                ).fetchall()
+                if tables:
+                    raise StoreError(
+                        f"{self.path} is a SQLite database but not a flowpoint store (it has "
+                        f"tables {', '.join(t[0] for t in tables[:5])}); point FLOWPOINT_DB at "
+                        "another file."
+                    )
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            if version < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # Another process may have migrated while we waited for the lock.
+                    current = conn.execute("PRAGMA user_version").fetchone()[0]
+                    for target in range(current + 1, SCHEMA_VERSION + 1):
+                        for statement in _MIGRATIONS[target].split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version = {target}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use {self.path} as a flowpoint store: {exc}") from exc
+
+    # ---- writing ------------------------------------------------------------------------
+    def append(
+        self,
+        run_id: str,
+        records: Sequence[Record],
+        *,
+        run: RunInfo | None = None,
+        status: str | None = None,
+        error: str | None = None,
+        snapshot: tuple[int, dict[str, Any]] | None = None,
+        wait: bool = True,
+    ) -> Awaitable[None] | None:
+        job = _Job(_append_job(run_id, records, run, status, error, snapshot))
+        return self._submit(job, wait)
+
+    def set_status(
+        self, run_id: str, status: str, *, owner: str | None = None, error: str | None = None
+    ) -> Awaitable[None] | None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE runs SET status = ?, owner = COALESCE(?, owner), "
+                "error = COALESCE(?, error), updated_at = ? WHERE run_id = ?",
+                (status, owner, error, time.time(), run_id),
+            )
+
+        return self._submit(_Job(write), wait=True)
+
+    def _submit(self, job: _Job, wait: bool) -> Awaitable[None] | None:
+        if self._closed:
+            raise StoreError(f"{self} is closed")
+        if self._write_error is not None:
+            raise StoreError(f"{self}: an earlier write failed: {self._write_error}")
+        future: asyncio.Future[None] | None = None
+        if wait:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                future = loop.create_future()
+                job.future = future
+                job.loop = loop
+            else:
+                job.event = threading.Event()
+        self._enqueue(job)
+        if job.event is not None:
+            job.event.wait()
+            if job.error is not None:
+                raise StoreError(f"write to {self.path} failed: {job.error}")
+        return future
+
+    def _enqueue(self, job: _Job) -> None:
+        with self._wakeup:
+            self._queue.append(job)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name=f"flowpoint-sqlite-{self.path.name}", daemon=True
+                )
+                self._writer.start()
+            self._wakeup.notify()
+
+    def _write_loop(self) -> None:
+        conn = self._connect()
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        while True:
+            with self._wakeup:
+                while not self._queue:
+                    self._wakeup.wait()
+                batch = list(self._queue)
+                self._queue.clear()
+            stop = any(job.stop for job in batch)
+            error: BaseException | None = None
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for job in batch:
+                    if job.write is not None:
+                        job.write(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                error = exc
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._write_error = exc
+            if any(job.vacuum for job in batch) and error is None:
+                try:
+                    conn.execute("PRAGMA incremental_vacuum")
+                except sqlite3.Error:
+                    pass
+            _notify(batch, error)
+            if stop:
+                conn.close()
+                return
+
+    async def flush(self) -> None:
+        waiter = self._submit(_Job(None), wait=True)
+        if waiter is not None:
+            await waiter
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self._writer is not None:
+            job = _Job(None)
+            job.stop = True
+            job.event = threading.Event()
+            self._enqueue(job)
+            job.event.wait()
+            self._writer.join()
+        self._closed = True
+        with self._read_lock:
+            self._reader.close()
+
+    # ---- reading ------------------------------------------------------------------------
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self._closed:
+            raise StoreError(f"{self} is closed")
+        with self._read_lock:
+            try:
+                return self._reader.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot read {self.path}: {exc}") from exc
+
+    def read(self, run_id: str, from_seq: int = 0, to_seq: int | None = None) -> list[Record]:
+        rows = self._query(
+            "SELECT seq, data, crc FROM records WHERE run_id = ? AND seq >= ? AND seq <= ? "
+            "ORDER BY seq",
+            (run_id, from_seq, to_seq if to_seq is not None else 2**62),
+        )
+        records: list[Record] = []
+        for seq, data, crc in rows:
+            record = _decode(data, crc, run_id, seq)
+            if not isinstance(record, dict):
+                raise CorruptRecordError("record is not a JSON object", run_id=run_id, seq=seq)
+            records.append((seq, record))
+        return records
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
+        return _run_info(rows[0]) if rows else None
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        since: float | None = None,
+        parent_run_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunInfo]:
+        where, params = [], []
+        for column, value in (
+            ("status", status),
+            ("workflow", workflow),
+            ("parent_run_id", parent_run_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_run_info(row) for row in self._query(sql, params)]
+
+    def resolve_run_id(self, prefix: str) -> str | None:
+        rows = self._query(
+            "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? LIMIT 2",
+            (prefix, prefix + "\uffff"),
+        )
+        return rows[0][0] if len(rows) == 1 else None
+
+    def latest_snapshot(self, run_id: str, at_most: int) -> tuple[int, dict[str, Any]] | None:
+        rows = self._query(
+            "SELECT seq, data, crc FROM snapshots WHERE run_id = ? AND seq <= ?", (run_id, at_most)
+        )
+        if not rows:
+            return None
+        seq, data, crc = rows[0]
+        return seq, _decode(data, crc, run_id, seq, "snapshot")
+
+    def delete_runs(self, run_ids: Iterable[str]) -> int:
+        ids = list(run_ids)
+
+        def write(conn: sqlite3.Connection) -> None:
+            for table in ("records", "snapshots", "runs"):
+                conn.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(i,) for i in ids])
+
+        existing = sum(1 for i in ids if self.get_run(i) is not None)
+        self._write_blocking(write, vacuum=True)
+        return existing
+
+    def _write_blocking(
+        self, write: Callable[[sqlite3.Connection], None] | None, vacuum: bool = False
+    ) -> None:
+        """Run a write on the writer thread and wait for it here (rare, caller-facing writes)."""
+        job = _Job(write)
+        job.vacuum = vacuum
+        job.event = threading.Event()
+        self._enqueue(job)
+        job.event.wait()
+        if job.error is not None:
+            raise StoreError(f"write to {self.path} failed: {job.error}")
+
+    def file_size(self) -> int:
+        """Bytes on disk: the database file plus its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            candidate = Path(str(self.path) + suffix)
+            if candidate.exists():
+                total += candidate.stat().st_size
+        return total
+
+
+_RUN_COLUMNS = (
+    "run_id, workflow, version, status, parent_run_id, fork_seq, created_at, updated_at, "
+    "last_seq, steps, owner, error, extra"
+)
+
+
+def _run_info(row: Sequence[Any]) -> RunInfo:
+    extra = json.loads(row[12]) if row[12] else {}
+    return RunInfo(
+        run_id=row[0],
+        workflow=row[1],
+        version=row[2],
+        status=row[3],
+        parent_run_id=row[4],
+        fork_seq=row[5],
+        created_at=row[6],
+        updated_at=row[7],
+        last_seq=row[8],
+        steps=row[9],
+        owner=row[10],
+        error=row[11],
+        extra=extra,
+    )
+
+
+class _Job:
+    __slots__ = ("error", "event", "future", "loop", "stop", "vacuum", "write")
+
+    def __init__(self, write: Callable[[sqlite3.Connection], None] | None) -> None:
+        self.write = write
+        self.future: asyncio.Future[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.event: threading.Event | None = None
+        self.error: BaseException | None = None
+        self.stop = False
+        self.vacuum = False
+
+
+def _append_job(
+    run_id: str,
+    records: Sequence[Record],
+    run: RunInfo | None,
+    status: str | None,
+    error: str | None,
+    snapshot: tuple[int, dict[str, Any]] | None,
+) -> Callable[[sqlite3.Connection], None]:
+    def write(conn: sqlite3.Connection) -> None:
+        now = time.time()
+        if run is not None:
+            conn.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run.run_id,
+                    run.workflow,
+                    run.version,
+                    run.status,
+                    run.parent_run_id,
+                    run.fork_seq,
+                    run.created_at or now,
+                    now,
+                    -1,
+                    0,
+                    run.owner,
+                    run.error,
+                    json.dumps(run.extra) if run.extra else None,
+                ),
+            )
+        rows = []
+        steps = 0
+        for seq, record in records:
+            text, crc = _encode(record)
+            rows.append((run_id, seq, record["kind"], text, crc))
+            steps += record["kind"] == "step"
+        if rows:
+            conn.executemany(
+                "INSERT INTO records (run_id, seq, kind, data, crc) VALUES (?,?,?,?,?)", rows
+            )
+            conn.execute(
+                "UPDATE runs SET last_seq = ?, steps = steps + ?, updated_at = ?, "
+                "status = COALESCE(?, status), error = COALESCE(?, error) WHERE run_id = ?",
+                (rows[-1][1], steps, now, status, error, run_id),
+            )
+        elif status is not None:
+            conn.execute(
+                "UPDATE runs SET status = ?, error = COALESCE(?, error), updated_at = ? "
+                "WHERE run_id = ?",
+                (status, error, now, run_id),
+            )
+        if snapshot is not None:
+            text, crc = _encode(snapshot[1])
+            conn.execute(
+                "INSERT OR REPLACE INTO snapshots (run_id, seq, data, crc) VALUES (?,?,?,?)",
+                (run_id, snapshot[0], text, crc),
+            )
+        if status in TERMINAL:
+            # A finished run is only ever read from, and folding its journal is what
+            # showing it needs; its restore snapshot would be dead weight.
+            conn.execute("DELETE FROM snapshots WHERE run_id = ?", (run_id,))
+
+    return write
+
+
+def _notify(batch: list[_Job], error: BaseException | None) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for job in batch:
+        job.error = error
+        if job.event is not None:
+            job.event.set()
+        if job.future is not None and job.loop is not None:
+            by_loop.setdefault(job.loop, []).append(job.future)
+    for loop, futures in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, futures, error)
+        except RuntimeError:
+            pass  # the loop is closed; nobody is waiting any more
+
+
+def _resolve(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(StoreError(f"commit failed: {error}"))
+
+
+@atexit.register
+def _close_all() -> None:
+    # Batch-durability records still queued are committed before the process exits.
+    for store in list(_open_stores):
+        try:
+            store.close()
+        except Exception:
+            pass
+
+
+__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "SQLiteStore"]
