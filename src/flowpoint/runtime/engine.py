@@ -105,10 +105,17 @@ class _Park(BaseException):
     """Raised by ``wait_for_event`` to park the step; a BaseException so steps' broad
     ``except Exception`` blocks do not swallow it."""
 
-    def __init__(self, waiter_id: str, event_type: type[Event], requirements: dict[str, Any]):
+    def __init__(
+        self,
+        waiter_id: str,
+        event_type: type[Event],
+        requirements: dict[str, Any],
+        prompt: Event | None,
+    ) -> None:
         self.waiter_id = waiter_id
         self.event_type = event_type
         self.requirements = requirements
+        self.prompt = prompt
 
 
 class StepFailure(Exception):
@@ -167,6 +174,8 @@ class RunEngine:
         for name, step_spec in spec.steps.items():
             self._slots[name] = _Slot(step_spec, _bind(step_spec, instance, ctx))
         self._timer = self._loop.call_later(timeout, self._on_timeout, timeout) if timeout else None
+        # Set once the run's image is restored; events sent from outside wait for it.
+        self._ready: asyncio.Future[None] = self._loop.create_future()
         handler._engine = self
         ctx._engine = self
         handler.add_done_callback(self._on_handler_done)
@@ -194,6 +203,9 @@ class RunEngine:
         except BaseException as exc:
             await self._fail(exc, None)
             return
+        finally:
+            if not self._ready.done():
+                self._ready.set_result(None)
         if fold.result_event is not None:
             event = self._decode(fold.result_event, fold)
             await self._complete(event)
@@ -439,7 +451,6 @@ class RunEngine:
                             break
                 if isinstance(event, InputRequiredEvent):
                     self._awaiting_input += 1
-                    self.write_to_stream(event)
                 elif isinstance(event, HumanResponseEvent) and self._awaiting_input:
                     self._awaiting_input -= 1
             routed.append((event_id, event, targets))
@@ -453,6 +464,8 @@ class RunEngine:
         slots = self._slots
         for event_id, event, targets in routed:
             self._broker_log.append((event_id, event))
+            if isinstance(event, InputRequiredEvent):
+                self._stream_queue.put_nowait(event)  # after its record committed
             for target in targets:
                 if target == DONE:
                     stop = event
@@ -495,6 +508,7 @@ class RunEngine:
         self._spawn_coro(self._accept_external(event, step))
 
     async def _accept_external(self, event: Event, step: str | None) -> None:
+        await self._ready
         self._external -= 1
         self._busy += 1  # counted as work until its deliveries are placed
         try:
@@ -590,14 +604,17 @@ class RunEngine:
         waiter = self._waiters.get(key)
         if waiter is not None and waiter.resolved is not None:
             return _resolved(waiter.resolved[1])
-        if waiter is None and waiter_event is not None:
-            self.write_to_stream(waiter_event)
-        raise _Park(key, event_type, dict(requirements or {}))
+        prompt = waiter_event if waiter is None else None
+        raise _Park(key, event_type, dict(requirements or {}), prompt)
 
     async def _park(self, execution: _Execution, park: _Park, started: float) -> None:
         delivery = execution.delivery
         if park.waiter_id not in self._waiters:
             self._waiters[park.waiter_id] = _Waiter(delivery, park.event_type, park.requirements)
+        if park.prompt is not None and self.journal is not None:
+            if execution.stream is None:
+                execution.stream = []
+            execution.stream.append(park.prompt)
         if self.journal is not None:
             record: dict[str, Any] = {
                 "kind": "wait",
@@ -615,6 +632,13 @@ class RunEngine:
                 await commit
         delivery.slot.active.discard(delivery)
         self._busy -= 1
+        if not self._busy and not self._external and self.journal is not None:
+            # Whoever sees the prompt can rely on the run being stored as waiting.
+            status = self.journal.set_status("waiting")
+            if status is not None:
+                await status
+        if park.prompt is not None:
+            self._stream_queue.put_nowait(park.prompt)
         slot = delivery.slot
         if slot.queue and len(slot.active) < slot.limit:
             following = slot.queue.popleft()
@@ -734,9 +758,12 @@ class RunEngine:
                 journal = self.journal
 
                 async def record_cancel() -> None:
-                    commit = journal.append({"kind": "cancelled"})
-                    if commit is not None:
-                        await commit
+                    try:
+                        commit = journal.append({"kind": "cancelled"})
+                        if commit is not None:
+                            await commit
+                    except Exception as exc:
+                        print(f"flowpoint: could not journal cancellation: {exc}", file=sys.stderr)
 
                 self._loop.create_task(record_cancel())
 
