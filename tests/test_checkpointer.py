@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,63 @@ def test_durability_none_keeps_checkpoints_in_memory() -> None:
     assert isinstance(checkpointer.store, MemoryStore)
     with pytest.raises(ValueError, match="in memory"):
         Checkpointer(AddTen(), store=SQLiteStore(":memory:"), durability="none")
+
+
+class Counter(Event):
+    i: int
+
+
+class Long(Workflow):
+    """Counts to 40; the first time through it stops dead at 25 (a process that hangs)."""
+
+    hang_at: int | None = 25
+    reached = None  # an asyncio.Event, set when the hang begins
+
+    @step
+    async def begin(self, ev: StartEvent) -> Counter:
+        return Counter(i=0)
+
+    @step
+    async def count(self, ev: Counter, ctx: Context) -> Counter | StopEvent:
+        calls.append(f"count{ev.i}")
+        if ev.i == Long.hang_at:
+            Long.reached.set()  # type: ignore[union-attr]
+            await asyncio.Event().wait()
+        await ctx.store.set("last", ev.i)
+        if ev.i == 40:
+            return StopEvent(result=await ctx.store.get("last"))
+        return Counter(i=ev.i + 1)
+
+
+class _ReadLog(SQLiteStore):
+    """A real SQLite store that remembers which records were read."""
+
+    reads: list[tuple[str, int]] = []
+
+    def read(self, run_id: str, from_seq: int = 0, to_seq: int | None = None):  # type: ignore[no-untyped-def]
+        _ReadLog.reads.append((run_id, from_seq))
+        return super().read(run_id, from_seq, to_seq)
+
+
+async def test_resume_starts_from_the_latest_snapshot(tmp_path: Path) -> None:
+    Long.reached = asyncio.Event()
+    store = SQLiteStore(tmp_path / "long.db")
+    hung = Checkpointer(Long(timeout=None), store=store, snapshot_every=10).run()
+    await Long.reached.wait()
+    snapshot = store.latest_snapshot(hung.run_id, 10**9)
+    assert snapshot is not None and snapshot[0] == 20
+
+    Long.hang_at = None
+    calls.clear()
+    _ReadLog.reads.clear()
+    try:
+        reopened = _ReadLog(tmp_path / "long.db")
+        resumed = Checkpointer(Long(timeout=None), store=reopened).resume(hung.run_id)
+        assert await resumed == 40
+    finally:
+        Long.hang_at = 25
+    assert calls[0] == "count25"  # 0..24 were done and never ran again
+    assert _ReadLog.reads == [(hung.run_id, 21)]  # only the records after the snapshot
+    hung.cancel()
+    reopened.close()
+    store.close()

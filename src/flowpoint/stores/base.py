@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+#: A run in this state is never resumed, so its restore snapshot can go.
+COMPLETED = "completed"
 STATUSES = ("running", "waiting", "completed", "failed", "cancelled", "interrupted")
 
 Record = tuple[int, dict[str, Any]]
@@ -144,6 +146,7 @@ class Store(ABC):
 
 
 __all__ = [
+    "COMPLETED",
     "STATUSES",
     "TERMINAL",
     "Record",

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from .base import TERMINAL, Record, RunInfo, Store
+from .base import COMPLETED, Record, RunInfo, Store
 
 
 class MemoryStore(Store):
@@ -53,7 +53,7 @@ class MemoryStore(Store):
             row["error"] = error
         if snapshot is not None:
             self._snapshots[run_id] = snapshot
-        if status in TERMINAL:
+        if status == COMPLETED:
             self._snapshots.pop(run_id, None)
         return None
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptRecordError, SchemaVersionError, StoreError
-from .base import TERMINAL, Record, RunInfo, Store
+from .base import COMPLETED, Record, RunInfo, Store
 
 SCHEMA_VERSION = 1
 DEFAULT_PATH = Path(".flowpoint") / "flowpoint.db"
@@ -521,9 +521,9 @@ def _append_job(
                 "INSERT OR REPLACE INTO snapshots (run_id, seq, data, crc) VALUES (?,?,?,?)",
                 (run_id, snapshot[0], text, crc),
             )
-        if status in TERMINAL:
-            # A finished run is only ever read from, and folding its journal is what
-            # showing it needs; its restore snapshot would be dead weight.
+        if status == COMPLETED:
+            # A completed run is only ever read from (failed and cancelled ones may be resumed),
+            # and showing it folds its journal; its restore snapshot would be dead weight.
             deleted = conn.execute("DELETE FROM snapshots WHERE run_id = ?", (run_id,))
             # Give the snapshot's pages back to the file system, so the database size
             # follows the journal and not the largest state it ever held.
