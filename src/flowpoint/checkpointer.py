@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .context import Context
 from .errors import (
@@ -233,9 +233,10 @@ class Checkpointer:
                 targets.append(DONE)
             replace.append([event_id, event_tag(type(new_event)), encode_event(new_event), targets])
         state_patch = json_copy(dict(state), "state") if state else None
-        if state_patch and spec.state_type is not None:
+        state_type = spec.state_type
+        if state_patch and state_type is not None and issubclass(state_type, BaseModel):
             try:
-                spec.state_type.model_validate({**fold.state, **state_patch})
+                state_type.model_validate({**fold.state, **state_patch})
             except ValidationError as exc:
                 raise EventValidationError(
                     f"state patch does not fit the state type: {exc}"

@@ -61,7 +61,7 @@ def step(
     *,
     num_workers: int = 4,
     retry_policy: RetryPolicy | None = None,
-    workflow: type | None = None,
+    workflow: Any = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -70,7 +70,7 @@ def step(
     *,
     num_workers: int = 4,
     retry_policy: RetryPolicy | None = None,
-    workflow: type | None = None,
+    workflow: Any = None,
 ) -> Any:
     """Mark a method of a ``Workflow`` subclass (or, with ``workflow=``, a function) as a step.
 
@@ -104,8 +104,8 @@ def _defining_namespaces() -> dict[str, Any]:
     Frames are kept, not their locals, so that a class defined after the decorator ran (or
     later in the same test function) is still found when the workflow is built.
     """
-    frames = []
-    frame = sys._getframe(2)
+    frames: list[types.FrameType] = []
+    frame: types.FrameType | None = sys._getframe(2)
     while frame is not None and len(frames) < 3 and frame.f_code.co_name != "<module>":
         frames.append(frame)
         frame = frame.f_back

@@ -256,13 +256,14 @@ def _build_spec(cls: type[Workflow], validate: bool = True) -> WorkflowSpec:
             f"({', '.join(sorted(t.__name__ for t in state_types))})"
         )
     registry = EventRegistry()
+    declared: tuple[type[Event], ...] = (
+        *_BUILTIN_EVENTS,
+        *start_types,
+        *(t for s in steps.values() for t in (*s.accepts, *s.returns)),
+        *cls._extra_event_types,
+    )
     try:
-        for event_type in (
-            *_BUILTIN_EVENTS,
-            *start_types,
-            *(t for s in steps.values() for t in (*s.accepts, *s.returns)),
-            *cls._extra_event_types,
-        ):
+        for event_type in declared:
             registry.add(event_type)
     except ValueError as exc:
         raise WorkflowValidationError(f"{identity}: {exc}") from exc

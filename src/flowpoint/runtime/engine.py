@@ -195,8 +195,9 @@ class RunEngine:
                     # A fork's state patch or a resumed image: the journal's image is the truth.
                     self._store.load_json(fold.state)
             else:
-                fold = self._boot if isinstance(self._boot, RunFold) else None
-                if fold is None:
+                if isinstance(self._boot, RunFold):
+                    fold = self._boot
+                else:
                     fold = RunFold()
                     fold.apply(0, self._boot)
             first = self._restore(fold)
@@ -607,7 +608,7 @@ class RunEngine:
         prompt = waiter_event if waiter is None else None
         raise _Park(key, event_type, dict(requirements or {}), prompt)
 
-    async def _park(self, execution: _Execution, park: _Park, started: float) -> None:
+    async def _park(self, execution: _Execution, park: _Park, started: float) -> _Delivery | None:
         delivery = execution.delivery
         if park.waiter_id not in self._waiters:
             self._waiters[park.waiter_id] = _Waiter(delivery, park.event_type, park.requirements)
@@ -644,7 +645,7 @@ class RunEngine:
             following = slot.queue.popleft()
             slot.active.add(following)
             self._busy += 1
-            return following  # type: ignore[return-value]
+            return following
         return None
 
     def _drop_waiters_of(self, delivery: _Delivery) -> None:

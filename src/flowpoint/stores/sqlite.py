@@ -356,7 +356,8 @@ class SQLiteStore(Store):
         parent_run_id: str | None = None,
         limit: int | None = None,
     ) -> list[RunInfo]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for column, value in (
             ("status", status),
             ("workflow", workflow),
