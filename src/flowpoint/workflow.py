@@ -73,7 +73,6 @@ class Workflow:
         timeout: float | None = 45.0,
         verbose: bool = False,
         disable_validation: bool = False,
-        **_ignored: Any,
     ) -> None:
         self.timeout = timeout
         self.verbose = verbose

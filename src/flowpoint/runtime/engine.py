@@ -382,7 +382,7 @@ class RunEngine:
                 print(f"Step {name} produced no event")
             else:
                 print(f"Step {name} produced event {type(out).__name__}")
-        routed = self._route(emitted) if emitted else ()
+        routed = self._route(emitted) if emitted else []
         journal = self.journal
         if journal is not None:
             record: dict[str, Any] = {
@@ -392,10 +392,7 @@ class RunEngine:
                 "attempt": attempt,
                 "started": started,
                 "ended": time.time(),
-                "emitted": [
-                    [eid, type(ev).__qualname__, encode_event(ev), targets]
-                    for eid, ev, targets in routed
-                ],
+                "emitted": _entries(routed),
                 "returned": returned,
             }
             self._add_effects(record, execution)
@@ -478,10 +475,17 @@ class RunEngine:
                     deliveries.append(_Delivery(event, event_id, slots[target]))
         return deliveries, stop
 
-    def _add_effects(self, record: dict[str, Any], execution: _Execution) -> None:
-        delta = self._store.take_delta(self.journal.fold.state)  # type: ignore[union-attr]
+    def _add_effects(self, record: dict[str, Any], execution: _Execution | None) -> None:
+        """Add what changed besides the emitted events: state, stream, buffers, prompts."""
+        journal = self.journal
+        assert journal is not None
+        delta = self._store.take_delta(journal.committed_state)
         if delta is not None:
             record["delta"] = delta
+        if journal.fold.awaiting_input != self._awaiting_input:
+            record["awaiting_input"] = self._awaiting_input
+        if execution is None:
+            return
         if execution.stream:
             record["stream"] = [
                 [type(ev).__qualname__, encode_event(ev)] for ev in execution.stream
@@ -492,8 +496,6 @@ class RunEngine:
             )
         if execution.buffers_changed:
             record["buffers"] = {k: [i for i, _ in v] for k, v in self._buffers.items()}
-        if self._awaiting_input != self.journal.fold.awaiting_input:  # type: ignore[union-attr]
-            record["awaiting_input"] = self._awaiting_input
 
     # ---- sending, streaming, collecting, waiting ------------------------------------------
     def send(self, event: Event, step: str | None) -> None:
@@ -515,18 +517,8 @@ class RunEngine:
         try:
             routed = self._route([(event, step)])
             if self.journal is not None:
-                record: dict[str, Any] = {
-                    "kind": "sent",
-                    "emitted": [
-                        [eid, type(ev).__qualname__, encode_event(ev), targets]
-                        for eid, ev, targets in routed
-                    ],
-                }
-                delta = self._store.take_delta(self.journal.fold.state)
-                if delta is not None:
-                    record["delta"] = delta
-                if self._awaiting_input != self.journal.fold.awaiting_input:
-                    record["awaiting_input"] = self._awaiting_input
+                record: dict[str, Any] = {"kind": "sent", "emitted": _entries(routed)}
+                self._add_effects(record, None)
                 commit = self.journal.append(record)
                 if commit is not None:
                     await commit
@@ -604,7 +596,7 @@ class RunEngine:
         execution.wait_calls += 1
         waiter = self._waiters.get(key)
         if waiter is not None and waiter.resolved is not None:
-            return _resolved(waiter.resolved[1])
+            return waiter.resolved[1]
         prompt = waiter_event if waiter is None else None
         raise _Park(key, event_type, dict(requirements or {}), prompt)
 
@@ -847,8 +839,9 @@ def _bind(spec: StepSpec, instance: Any, ctx: Context[Any]) -> Callable[[Event],
     return call_sync
 
 
-def _resolved(event: Event) -> Event:
-    return event
+def _entries(routed: list[tuple[int, Event, list[str]]]) -> list[list[Any]]:
+    """Emitted events as journal entries: ``[id, type tag, JSON payload, targets]``."""
+    return [[eid, type(ev).__qualname__, encode_event(ev), targets] for eid, ev, targets in routed]
 
 
 def _encode_for_snapshot(event: Event) -> Any:
