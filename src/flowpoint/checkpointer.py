@@ -311,14 +311,24 @@ class Checkpointer:
         info = self._run_info(run_id)
         return [
             Checkpoint(
-                self, run_id, seq, record, parent_run_id=info.parent_run_id, fork_seq=info.fork_seq
+                self,
+                info.run_id,
+                seq,
+                record,
+                parent_run_id=info.parent_run_id,
+                fork_seq=info.fork_seq,
             )
-            for seq, record in self.store.read(run_id)
+            for seq, record in self.store.read(info.run_id)
             if record.get("kind") == "step"
         ]
 
     def checkpoint(self, run_id: str, seq: int) -> Checkpoint:
+        """The checkpoint at ``seq`` of a run; for a fork, seqs up to its fork point are its
+        ancestors' checkpoints."""
         info = self._run_info(run_id)
+        if info.parent_run_id is not None and info.fork_seq is not None and seq <= info.fork_seq:
+            return self.checkpoint(info.parent_run_id, seq)
+        run_id = info.run_id
         records = self.store.read(run_id, seq, seq)
         if not records or records[0][1].get("kind") != "step":
             raise CheckpointNotFoundError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -236,7 +237,7 @@ def _build_spec(cls: type[Workflow], validate: bool = True) -> WorkflowSpec:
             options = step_options(fn)
             if options is not None:
                 steps[name] = read_step(name, fn, options, is_method=False)
-    identity = f"{cls.__module__}:{cls.__qualname__}"
+    identity = f"{_importable_module(cls)}:{cls.__qualname__}"
     if not steps:
         raise WorkflowValidationError(f"{identity} has no steps; decorate methods with @step.")
     start_types = {t for s in steps.values() for t in s.accepts if issubclass(t, StartEvent)}
@@ -282,6 +283,17 @@ def _build_spec(cls: type[Workflow], validate: bool = True) -> WorkflowSpec:
     if validate:
         _validate(spec)
     return spec
+
+
+def _importable_module(cls: type) -> str:
+    """The module name a later process can import the class from: ``python -m pkg.mod``
+    runs ``pkg.mod`` as ``__main__``, and runs recorded under ``__main__`` could never be
+    resumed by the CLI."""
+    if cls.__module__ == "__main__":
+        main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if main_spec is not None and main_spec.name and main_spec.name != "__main__":
+            return str(main_spec.name)
+    return cls.__module__
 
 
 def _validate(spec: WorkflowSpec) -> None:

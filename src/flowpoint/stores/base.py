@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..errors import RunNotFoundError
+
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 #: A run in this state is never resumed, so its restore snapshot can go.
 COMPLETED = "completed"
@@ -138,11 +140,24 @@ class Store(ABC):
         """Release files and threads; appends after this raise."""
 
     def resolve_run_id(self, prefix: str) -> str | None:
-        """A full run id from a unique prefix (what the CLI shows), or None."""
+        """The full run id for a unique prefix (what the CLI shows), None when no run has it;
+        a prefix shared by several runs raises ``RunNotFoundError`` naming them."""
         if self.get_run(prefix) is not None:
             return prefix
-        matches = [r.run_id for r in self.list_runs() if r.run_id.startswith(prefix)]
-        return matches[0] if len(matches) == 1 else None
+        return _one_match(
+            prefix, [r.run_id for r in self.list_runs() if r.run_id.startswith(prefix)]
+        )
+
+
+def _one_match(prefix: str, matches: list[str]) -> str | None:
+    if not matches:
+        return None
+    if len(matches) > 1:
+        shown = ", ".join(m[:12] for m in matches[:4])
+        raise RunNotFoundError(
+            f"run id prefix {prefix!r} matches several runs ({shown}...); give more characters"
+        )
+    return matches[0]
 
 
 __all__ = [

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptRecordError, SchemaVersionError, StoreError
-from .base import COMPLETED, Record, RunInfo, Store
+from .base import COMPLETED, Record, RunInfo, Store, _one_match
 
 SCHEMA_VERSION = 1
 DEFAULT_PATH = Path(".flowpoint") / "flowpoint.db"
@@ -379,10 +379,10 @@ class SQLiteStore(Store):
 
     def resolve_run_id(self, prefix: str) -> str | None:
         rows = self._query(
-            "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? LIMIT 2",
+            "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? LIMIT 5",
             (prefix, prefix + "\uffff"),
         )
-        return rows[0][0] if len(rows) == 1 else None
+        return _one_match(prefix, [row[0] for row in rows])
 
     def latest_snapshot(self, run_id: str, at_most: int) -> tuple[int, dict[str, Any]] | None:
         rows = self._query(
@@ -492,7 +492,7 @@ def _append_job(
                     run.parent_run_id,
                     run.fork_seq,
                     run.created_at or now,
-                    now,
+                    run.updated_at or now,
                     run.owner,
                     run.error,
                     json.dumps(run.extra) if run.extra else None,
