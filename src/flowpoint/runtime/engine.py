@@ -10,13 +10,10 @@ deliveries get tasks of their own, up to each step's ``num_workers``.
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import sys
 import time
 import traceback
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -30,92 +27,20 @@ from ..events import (
     InputRequiredEvent,
     StopEvent,
 )
-from ..journal import RunFold, encode_event, render_context_dict
+from ..journal import RunFold, encode_event
 from ..journal.fold import DONE, WAITER_PREFIX
+from ._delivery import Delivery, Execution, StepSlot, bind_step
+from ._snapshot import live_context_dict
+from ._waiting import Park, Waiter
 
 if TYPE_CHECKING:
     from ..context import Context
     from ..handler import WorkflowHandler
     from ..journal import Journal
-    from ..step import StepSpec
     from ..workflow import WorkflowSpec
 
 # Steps that never await would otherwise hold the event loop for a whole chain.
 _YIELD_EVERY = 32
-
-
-class _Delivery:
-    """One event for one step."""
-
-    __slots__ = ("event", "event_id", "slot")
-
-    def __init__(self, event: Event, event_id: int, slot: _Slot) -> None:
-        self.event = event
-        self.event_id = event_id
-        self.slot = slot
-
-
-class _Slot:
-    """A step within one run: its queue and the deliveries it is working on."""
-
-    __slots__ = ("active", "call", "limit", "name", "queue", "spec")
-
-    def __init__(self, spec: StepSpec, call: Callable[[Event], Awaitable[Any]]) -> None:
-        self.spec = spec
-        self.name = spec.name
-        self.call = call
-        self.limit = spec.num_workers
-        self.queue: deque[_Delivery] = deque()
-        self.active: set[_Delivery] = set()
-
-
-class _Execution:
-    """What a running step did besides returning: sends, stream writes, buffer changes."""
-
-    __slots__ = ("buffers_changed", "delivery", "extra", "sent", "stream", "wait_calls")
-
-    def __init__(self, delivery: _Delivery) -> None:
-        self.delivery = delivery
-        # Events buffered by collect_events that were never delivered (so not journaled yet).
-        self.extra: list[tuple[int, Event]] | None = None
-        self.sent: list[tuple[Event, str | None]] | None = None
-        self.stream: list[Event] | None = None
-        self.buffers_changed = False
-        self.wait_calls = 0
-
-
-class _Waiter:
-    __slots__ = ("delivery", "event_type", "requirements", "resolved")
-
-    def __init__(
-        self, delivery: _Delivery, event_type: type[Event], requirements: dict[str, Any]
-    ) -> None:
-        self.delivery = delivery
-        self.event_type = event_type
-        self.requirements = requirements
-        self.resolved: tuple[int, Event] | None = None
-
-    def matches(self, event: Event) -> bool:
-        if self.resolved is not None or not isinstance(event, self.event_type):
-            return False
-        return all(event.get(k) == v for k, v in self.requirements.items())
-
-
-class _Park(BaseException):
-    """Raised by ``wait_for_event`` to park the step; a BaseException so steps' broad
-    ``except Exception`` blocks do not swallow it."""
-
-    def __init__(
-        self,
-        waiter_id: str,
-        event_type: type[Event],
-        requirements: dict[str, Any],
-        prompt: Event | None,
-    ) -> None:
-        self.waiter_id = waiter_id
-        self.event_type = event_type
-        self.requirements = requirements
-        self.prompt = prompt
 
 
 class StepFailure(Exception):
@@ -126,7 +51,7 @@ class StepFailure(Exception):
         self.error = error
 
 
-_current: ContextVar[_Execution | None] = ContextVar("flowpoint_step", default=None)
+_current: ContextVar[Execution | None] = ContextVar("flowpoint_step", default=None)
 _END: Any = object()
 
 
@@ -165,14 +90,14 @@ class RunEngine:
         self._broker_log: list[tuple[int, Event]] = []
         self._accepted: list[tuple[str, str]] = []
         self._buffers: dict[str, list[tuple[int, Event]]] = {}
-        self._waiters: dict[str, _Waiter] = {}
+        self._waiters: dict[str, Waiter] = {}
         self._awaiting_input = 0
         self._stream_queue: asyncio.Queue[Any] = asyncio.Queue()
         self._stream_taken = False
         self._store = ctx.store
-        self._slots: dict[str, _Slot] = {}
+        self._slots: dict[str, StepSlot] = {}
         for name, step_spec in spec.steps.items():
-            self._slots[name] = _Slot(step_spec, _bind(step_spec, instance, ctx))
+            self._slots[name] = StepSlot(step_spec, bind_step(step_spec, instance, ctx))
         self._timer = self._loop.call_later(timeout, self._on_timeout, timeout) if timeout else None
         # Set once the run's image is restored; events sent from outside wait for it.
         self._ready: asyncio.Future[None] = self._loop.create_future()
@@ -216,7 +141,7 @@ class RunEngine:
             return
         await self._work(first)
 
-    def _restore(self, fold: RunFold) -> _Delivery | None:
+    def _restore(self, fold: RunFold) -> Delivery | None:
         """Build live deliveries from a folded image; returns one for this task to run."""
         self._next_id = fold.next_event_id
         decoded: dict[int, Event] = {}
@@ -234,7 +159,7 @@ class RunEngine:
                     f"run {self.run_id}: a pending event is addressed to step '{step}', which "
                     "this workflow does not have"
                 )
-            deliveries.append(_Delivery(event(event_id), event_id, slot))
+            deliveries.append(Delivery(event(event_id), event_id, slot))
         for key, ids in fold.buffers.items():
             self._buffers[key] = [(i, event(i)) for i in ids]
         for waiter_id, info in fold.waiters.items():
@@ -242,8 +167,8 @@ class RunEngine:
             event_type = self.spec.registry.get(info["type"])
             if event_type is None:
                 raise WorkflowRuntimeError(f"waiter {waiter_id} waits for unknown {info['type']}")
-            waiter = _Waiter(
-                _Delivery(event(int(info["event"])), int(info["event"]), slot),
+            waiter = Waiter(
+                Delivery(event(int(info["event"])), int(info["event"]), slot),
                 event_type,
                 dict(info.get("requirements") or {}),
             )
@@ -272,7 +197,7 @@ class RunEngine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _place(self, deliveries: Iterable[_Delivery], take_one: bool) -> _Delivery | None:
+    def _place(self, deliveries: Iterable[Delivery], take_one: bool) -> Delivery | None:
         """Queue deliveries; start the ones their step has room for. One may be kept by
         the calling task (``take_one``) to run next without a hand-off."""
         kept = None
@@ -289,7 +214,7 @@ class RunEngine:
                 slot.queue.append(delivery)
         return kept
 
-    async def _work(self, delivery: _Delivery | None) -> None:
+    async def _work(self, delivery: Delivery | None) -> None:
         try:
             while delivery is not None and not self.done:
                 delivery = await self._execute(delivery)
@@ -327,14 +252,14 @@ class RunEngine:
         )
 
     # ---- the hot path -----------------------------------------------------------------------
-    async def _execute(self, delivery: _Delivery) -> _Delivery | None:
+    async def _execute(self, delivery: Delivery) -> Delivery | None:
         slot = delivery.slot
         name = slot.name
         event = delivery.event
         if self.verbose:
             print(f"Running step {name}")
         self._accepted.append((name, type(event).__qualname__))
-        execution = _Execution(delivery)
+        execution = Execution(delivery)
         token = _current.set(execution)
         started = time.time()
         attempt = 1
@@ -343,7 +268,7 @@ class RunEngine:
                 try:
                     out = await slot.call(event)
                     break
-                except _Park as park:
+                except Park as park:
                     return await self._park(execution, park, started)
                 except Exception as exc:
                     policy = slot.spec.retry_policy
@@ -355,7 +280,7 @@ class RunEngine:
                     if delay is None:
                         raise StepFailure(name, exc) from exc
                     attempt += 1
-                    execution = _Execution(delivery)
+                    execution = Execution(delivery)
                     _current.set(execution)
                     await asyncio.sleep(delay)
         finally:
@@ -456,7 +381,7 @@ class RunEngine:
 
     def _deliveries(
         self, routed: list[tuple[int, Event, list[str]]]
-    ) -> tuple[list[_Delivery], Event | None]:
+    ) -> tuple[list[Delivery], Event | None]:
         deliveries = []
         stop = None
         slots = self._slots
@@ -472,10 +397,10 @@ class RunEngine:
                     waiter.resolved = (event_id, event)
                     deliveries.append(waiter.delivery)
                 else:
-                    deliveries.append(_Delivery(event, event_id, slots[target]))
+                    deliveries.append(Delivery(event, event_id, slots[target]))
         return deliveries, stop
 
-    def _add_effects(self, record: dict[str, Any], execution: _Execution | None) -> None:
+    def _add_effects(self, record: dict[str, Any], execution: Execution | None) -> None:
         """Add what changed besides the emitted events: state, stream, buffers, prompts."""
         journal = self.journal
         assert journal is not None
@@ -598,12 +523,12 @@ class RunEngine:
         if waiter is not None and waiter.resolved is not None:
             return waiter.resolved[1]
         prompt = waiter_event if waiter is None else None
-        raise _Park(key, event_type, dict(requirements or {}), prompt)
+        raise Park(key, event_type, dict(requirements or {}), prompt)
 
-    async def _park(self, execution: _Execution, park: _Park, started: float) -> _Delivery | None:
+    async def _park(self, execution: Execution, park: Park, started: float) -> Delivery | None:
         delivery = execution.delivery
         if park.waiter_id not in self._waiters:
-            self._waiters[park.waiter_id] = _Waiter(delivery, park.event_type, park.requirements)
+            self._waiters[park.waiter_id] = Waiter(delivery, park.event_type, park.requirements)
         if park.prompt is not None and self.journal is not None:
             if execution.stream is None:
                 execution.stream = []
@@ -640,7 +565,7 @@ class RunEngine:
             return following
         return None
 
-    def _drop_waiters_of(self, delivery: _Delivery) -> None:
+    def _drop_waiters_of(self, delivery: Delivery) -> None:
         for waiter_id in [
             w
             for w, waiter in self._waiters.items()
@@ -649,6 +574,10 @@ class RunEngine:
             and waiter.resolved is not None
         ]:
             del self._waiters[waiter_id]
+
+    def snapshot_dict(self) -> dict[str, Any]:
+        """``ctx.to_dict()`` of a live (or finished) run."""
+        return live_context_dict(self)
 
     async def stream(self) -> AsyncIterator[Event]:
         if self._stream_taken:
@@ -769,86 +698,10 @@ class RunEngine:
     def _finish_stream(self) -> None:
         self._stream_queue.put_nowait(_END)
 
-    # ---- snapshot -----------------------------------------------------------------------------
-    def snapshot_dict(self) -> dict[str, Any]:
-        """``ctx.to_dict()`` of a live (or finished) run."""
-        fold = RunFold(history=True)
-        fold.state = self._store.to_json()
-        fold.state_type = self._store.type_name
-        events: dict[int, Event] = dict(self._broker_log)
-        in_progress: list[tuple[int, str]] = []
-        for slot in self._slots.values():
-            for delivery in slot.active:
-                events[delivery.event_id] = delivery.event
-                in_progress.append((delivery.event_id, slot.name))
-                fold.pending[(delivery.event_id, slot.name)] = None
-            for delivery in slot.queue:
-                events[delivery.event_id] = delivery.event
-                fold.pending[(delivery.event_id, slot.name)] = None
-        for key, buffered in self._buffers.items():
-            fold.buffers[key] = [i for i, _ in buffered]
-            events.update(buffered)
-        for waiter_id, waiter in self._waiters.items():
-            events[waiter.delivery.event_id] = waiter.delivery.event
-            info: dict[str, Any] = {
-                "event": waiter.delivery.event_id,
-                "step": waiter.delivery.slot.name,
-                "type": waiter.event_type.__qualname__,
-                "requirements": waiter.requirements,
-                "resolved": None,
-            }
-            if waiter.resolved is not None:
-                info["resolved"] = waiter.resolved[0]
-                events[waiter.resolved[0]] = waiter.resolved[1]
-            fold.waiters[waiter_id] = info
-        fold.events = {
-            eid: (type(ev).__qualname__, _encode_for_snapshot(ev)) for eid, ev in events.items()
-        }
-        fold.broker_log = [eid for eid, _ in self._broker_log]
-        fold.accepted = list(self._accepted)
-        fold.awaiting_input = self._awaiting_input
-        fold.next_event_id = self._next_id
-        return render_context_dict(
-            fold,
-            self._slots,
-            in_progress=in_progress,
-            state_data=None if self._store.type_name == "DictState" else fold.state,
-            is_running=not self.done,
-            run_id=self.run_id,
-        )
-
-
-def _bind(spec: StepSpec, instance: Any, ctx: Context[Any]) -> Callable[[Event], Awaitable[Any]]:
-    """A one-argument callable for the step, so the hot path builds no arguments."""
-    fn = spec.fn.__get__(instance) if spec.is_method else spec.fn
-    if spec.ctx_param is None:
-        call: Callable[[Event], Any] = fn
-    elif spec.ctx_first:
-        call = functools.partial(fn, ctx)
-    else:
-
-        def call(event: Event) -> Any:
-            return fn(event, ctx)
-
-    if inspect.iscoroutinefunction(spec.fn):
-        return call
-
-    async def call_sync(event: Event) -> Any:
-        return call(event)
-
-    return call_sync
-
 
 def _entries(routed: list[tuple[int, Event, list[str]]]) -> list[list[Any]]:
     """Emitted events as journal entries: ``[id, type tag, JSON payload, targets]``."""
     return [[eid, type(ev).__qualname__, encode_event(ev), targets] for eid, ev, targets in routed]
-
-
-def _encode_for_snapshot(event: Event) -> Any:
-    try:
-        return encode_event(event)
-    except Exception:
-        return {"repr": repr(event)}
 
 
 def _jsonable(value: Any) -> Any:
