@@ -342,3 +342,20 @@ def test_validation_no_path_to_stop_event() -> None:
 
     with pytest.raises(WorkflowValidationError, match="returns a StopEvent"):
         _validate(Loop)
+
+
+async def test_emitting_an_event_type_the_workflow_does_not_declare_is_refused() -> None:
+    class Stray(Event):
+        pass
+
+    class Sloppy(Workflow):
+        @step
+        async def start(self, ev: StartEvent, ctx: Context) -> StopEvent:
+            ctx.send_event(Stray())
+            return StopEvent()
+
+    with pytest.raises(WorkflowRuntimeError, match=r"Stray, an event type it does not declare"):
+        await Sloppy().run()
+
+    Sloppy.register_event_types(Stray)
+    assert await Sloppy().run() is None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .context import Context
-from .errors import WorkflowValidationError
+from .errors import WorkflowRuntimeError, WorkflowValidationError
 from .events import (
     Event,
     HumanResponseEvent,
@@ -44,7 +44,18 @@ class WorkflowSpec:
     routes: dict[type, tuple[str, ...]] = field(default_factory=dict)
 
     def route(self, event_type: type) -> tuple[str, ...]:
-        """The steps that take ``event_type`` (cached; subclasses go where their bases go)."""
+        """The steps that take ``event_type`` (cached; subclasses go where their bases go).
+
+        A type the workflow does not declare is refused here, when it is first emitted,
+        rather than when a stored run holding it cannot be loaded back.
+        """
+        if self.registry.get(event_tag(event_type)) is not event_type:
+            raise WorkflowRuntimeError(
+                f"{self.identity} emitted a {event_type.__name__}, an event type it does not "
+                "declare (no step annotation names it), so a run holding it could not be "
+                f"loaded back. Add it to a step's annotations or call "
+                f"{self.identity.rsplit(':', 1)[-1]}.register_event_types({event_type.__name__})."
+            )
         steps = tuple(
             name
             for name, spec in self.steps.items()

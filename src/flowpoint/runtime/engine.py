@@ -355,15 +355,15 @@ class RunEngine:
         for event, target in emitted:
             event_id = self._next_id
             self._next_id = event_id + 1
+            etype = type(event)
+            steps = routes.get(etype)
+            if steps is None:
+                steps = self.spec.route(etype)  # also refuses types the workflow does not know
             if target is not None:
                 if target not in self._slots:
                     raise WorkflowRuntimeError(f"send_event to unknown step '{target}'")
                 targets = [target]
             else:
-                etype = type(event)
-                steps = routes.get(etype)
-                if steps is None:
-                    steps = self.spec.route(etype)
                 targets = list(steps)
                 if isinstance(event, StopEvent):
                     targets.append(DONE)
