@@ -373,3 +373,51 @@ async def test_resume_starts_from_the_latest_snapshot(tmp_path: Path) -> None:
     hung.cancel()
     reopened.close()
     store.close()
+
+
+class Part(Event):
+    name: str
+
+
+class Split(Event):
+    pass
+
+
+class FanIn(Workflow):
+    right_fails = True
+
+    @step
+    async def start(self, ev: StartEvent) -> Split:
+        return Split()
+
+    @step
+    async def left(self, ev: Split) -> Part:
+        return Part(name="left")
+
+    @step
+    async def right(self, ev: Split) -> Part:
+        await asyncio.sleep(0)  # let the left branch reach the join first
+        if FanIn.right_fails:
+            raise ConnectionError("right branch down")
+        return Part(name="right")
+
+    @step
+    async def join(self, ev: Part, ctx: Context) -> StopEvent | None:
+        parts = ctx.collect_events(ev, [Part, Part])
+        if parts is None:
+            return None
+        return StopEvent(result=sorted(p.name for p in parts))
+
+
+async def test_events_collected_before_a_failure_are_still_there_on_resume(
+    store: SQLiteStore,
+) -> None:
+    checkpointer = Checkpointer(FanIn(), store=store)
+    handler = checkpointer.run()
+    with pytest.raises(ConnectionError):
+        await handler
+    FanIn.right_fails = False
+    try:
+        assert await checkpointer.resume(handler.run_id) == ["left", "right"]
+    finally:
+        FanIn.right_fails = True

@@ -138,6 +138,7 @@ class RunFold:
         consumed = int(record["consumed"])
         step = record["step"]
         tag = self.events.get(consumed, ("?",))[0]
+        self._ref(consumed)  # the step may have buffered it (collect_events): keep it till then
         self._remove_pending(consumed, step)
         for waiter_id in [w for w, info in self.waiters.items() if _parked(info, consumed, step)]:
             self._drop_waiter(waiter_id)
@@ -145,6 +146,7 @@ class RunFold:
             self.accepted.append((step, tag))
         self.last_step = step
         self._apply_effects(record)
+        self._unref(consumed)
 
     def _apply_wait(self, record: Mapping[str, Any]) -> None:
         consumed = int(record["consumed"])
