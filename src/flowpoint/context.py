@@ -60,6 +60,9 @@ class StateStore(Generic[StateT]):
         # diffed when the record is built (``None`` means "all").
         self._touched: set[str] | None = set()
         self._lock: asyncio.Lock | None = None
+        # The list last checked per key and how long it was, so setting the same list
+        # after appending to it checks only the new items (not the whole list every step).
+        self._checked: dict[str, tuple[list[Any], int]] = {}
         if state_type is not None and issubclass(state_type, BaseModel):
             try:
                 self._model = state_type.model_validate(dict(data or {}))
@@ -105,7 +108,7 @@ class StateStore(Generic[StateT]):
         if self._model is not None:
             self._set_on_model(path, value)
             return
-        check_json(value, path)
+        self._check(path, value)
         if "." not in path:
             self._data[path] = value
             return
@@ -118,6 +121,17 @@ class StateStore(Generic[StateT]):
                     f"state path '{path}' goes through a non-dict value at '{part}'"
                 )
         target[last] = value
+
+    def _check(self, path: str, value: Any) -> None:
+        if type(value) is not list:
+            check_json(value, path)
+            return
+        seen = self._checked.get(path)
+        start = seen[1] if seen is not None and seen[0] is value and len(value) >= seen[1] else 0
+        # Items before ``start`` were checked when this same list was set before; if one
+        # was replaced in place since, the step's journal record still refuses it.
+        check_json(value[start:] if start else value, path)
+        self._checked[path] = (value, len(value))
 
     def _set_on_model(self, path: str, value: Any) -> None:
         assert self._model is not None

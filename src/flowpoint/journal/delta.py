@@ -38,6 +38,18 @@ def json_copy(value: Any, where: str = "value") -> Any:
     )
 
 
+def approx_json_size(value: Any) -> int:
+    """About how many bytes ``value`` takes as JSON, without encoding it."""
+    if isinstance(value, str):
+        return len(value) + 2
+    kind = type(value)
+    if kind is list:
+        return 2 + sum(approx_json_size(item) + 1 for item in value)
+    if kind is dict:
+        return 2 + sum(len(k) + 4 + approx_json_size(v) for k, v in value.items())
+    return 8
+
+
 def check_json(value: Any, where: str) -> None:
     """Raise ``StateSerializationError`` now if ``value`` could not be journaled later."""
     if isinstance(value, _SCALARS):
@@ -117,4 +129,4 @@ class _Missing:
 
 _MISSING: Any = _Missing()
 
-__all__ = ["apply_delta", "check_json", "diff_state", "json_copy"]
+__all__ = ["apply_delta", "approx_json_size", "check_json", "diff_state", "json_copy"]

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from ..stores.base import RunInfo, Store
+from .delta import approx_json_size
 from .fold import RunFold
 
 Durability = Literal["sync", "batch", "none"]
@@ -24,6 +25,9 @@ _STATUS_OF_KIND = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
+
+# Reading a record costs about this much beyond its state delta (framing, events, times).
+_RECORD_COST = 200
 
 RecordListener = Callable[[str, int, dict[str, Any]], None]
 
@@ -52,6 +56,12 @@ class Journal:
         self._run_info = run_info
         self._listener = listener
         self._wait = durability == "sync"
+        # What the tail after the last snapshot costs to read, against what the snapshot
+        # itself costs: see _snapshot_due.
+        # A run's first record (started, forked) holds its whole image already.
+        self._last_snapshot_seq = max(next_seq - 1, 0)
+        self._tail_bytes = 0
+        self._snapshot_bytes = 0
 
     @property
     def committed_state(self) -> dict[str, Any]:
@@ -65,9 +75,13 @@ class Journal:
         self.next_seq = seq + 1
         self.fold.apply(seq, record, delta_applied=True)
         snapshot = None
-        every = self.snapshot_every
-        if every and seq and seq % every == 0:
+        delta = record.get("delta")
+        self._tail_bytes += _RECORD_COST + (approx_json_size(delta) if delta else 0)
+        if record["kind"] != "stopped" and self._snapshot_due(seq):
             snapshot = (seq, self.fold.to_snapshot())
+            self._last_snapshot_seq = seq
+            self._tail_bytes = 0
+            self._snapshot_bytes = approx_json_size(snapshot[1]["state"])
         run_info, self._run_info = self._run_info, None
         commit = self.store.append(
             self.run_id,
@@ -81,6 +95,21 @@ class Journal:
         if self._listener is not None:
             self._listener(self.run_id, seq, record)
         return commit
+
+    def _snapshot_due(self, seq: int) -> bool:
+        """Every ``snapshot_every`` records, if the records since the last snapshot cost at
+        least half of what the snapshot does to read.
+
+        A fixed interval alone would, for a state that keeps growing (a conversation),
+        write a full copy of it every K steps: quadratic bytes written. Weighing the tail
+        against the snapshot spaces snapshots out as the state grows, so bytes written stay
+        linear, while a resume still reads at most ``snapshot_every`` records or half a
+        snapshot's worth of tail, whichever is more.
+        """
+        every = self.snapshot_every
+        if not every or seq - self._last_snapshot_seq < every:
+            return False
+        return self._tail_bytes * 2 >= self._snapshot_bytes
 
     def set_status(self, status: str) -> Awaitable[None] | None:
         return self.store.set_status(self.run_id, status)
