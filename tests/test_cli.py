@@ -560,9 +560,11 @@ def test_a_record_edited_outside_flowpoint_exits_2_naming_the_run_and_seq(
     db: Path, demo: dict
 ) -> None:
     with sqlite3.connect(db) as conn:
+        (run_no,) = conn.execute(
+            "SELECT run_no FROM runs WHERE run_id = ?", (demo["number_run_id"],)
+        ).fetchone()
         conn.execute(
-            'UPDATE records SET data = \'{"kind": "step"}\' WHERE run_id = ? AND seq = 1',
-            (demo["number_run_id"],),
+            'UPDATE records SET data = \'{"kind": "step"}\' WHERE key = ?', ((run_no << 32) + 1,)
         )
     result = fp(db, "show", demo["number_run_id"])
     assert result.exit_code == 2

@@ -52,13 +52,22 @@ def _edit(db: Path, sql: str, *params: object) -> None:
     conn.close()
 
 
-def _first_checkpoint_seq(db: Path, run_id: str) -> int:
+def _record_key(db: Path, run_id: str, seq: int) -> int:
+    """Where a record lives in the file: key = (run number << 32) + seq."""
     conn = sqlite3.connect(db)
-    seq = conn.execute(
-        "SELECT seq FROM records WHERE run_id = ? AND kind = 'step' ORDER BY seq", (run_id,)
-    ).fetchone()[0]
+    (run_no,) = conn.execute("SELECT run_no FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     conn.close()
-    return int(seq)
+    return (run_no << 32) + seq
+
+
+def _first_checkpoint_seq(db: Path, run_id: str) -> int:
+    first = _record_key(db, run_id, 0)
+    conn = sqlite3.connect(db)
+    (key,) = conn.execute(
+        "SELECT key FROM records WHERE key > ? AND kind = 'step' ORDER BY key", (first,)
+    ).fetchone()
+    conn.close()
+    return key - first
 
 
 def test_store_from_a_newer_flowpoint_is_refused_and_left_unchanged(tmp_path: Path) -> None:
@@ -94,10 +103,8 @@ async def test_a_hand_edited_record_fails_its_checksum_naming_run_and_seq(tmp_pa
     seq = _first_checkpoint_seq(db, run_id)
     _edit(
         db,
-        "UPDATE records SET data = replace(data, '\"number\":5', '\"number\":6') "
-        "WHERE run_id = ? AND seq = ?",
-        run_id,
-        seq,
+        "UPDATE records SET data = replace(data, '\"number\":5', '\"number\":6') WHERE key = ?",
+        _record_key(db, run_id, seq),
     )
     store = SQLiteStore(db)
     with pytest.raises(CorruptRecordError, match=f"run {run_id} seq {seq}: record fails"):
@@ -111,9 +118,8 @@ async def test_a_truncated_record_is_refused(tmp_path: Path) -> None:
     seq = _first_checkpoint_seq(db, run_id)
     _edit(
         db,
-        "UPDATE records SET data = substr(data, 1, 20) WHERE run_id = ? AND seq = ?",
-        run_id,
-        seq,
+        "UPDATE records SET data = substr(data, 1, 20) WHERE key = ?",
+        _record_key(db, run_id, seq),
     )
     store = SQLiteStore(db)
     with pytest.raises(CorruptRecordError, match=f"seq {seq}"):
@@ -135,16 +141,15 @@ class _Boom:
 
 def _forge(db: Path, run_id: str, seq: int, mutate) -> None:  # type: ignore[no-untyped-def]
     """Rewrite a record *with a valid checksum*, as an attacker with the file could."""
+    key = _record_key(db, run_id, seq)
     conn = sqlite3.connect(db)
-    (data,) = conn.execute(
-        "SELECT data FROM records WHERE run_id = ? AND seq = ?", (run_id, seq)
-    ).fetchone()
+    (data,) = conn.execute("SELECT data FROM records WHERE key = ?", (key,)).fetchone()
     record = json.loads(data)
     mutate(record)
     text = json.dumps(record, separators=(",", ":"))
     conn.execute(
-        "UPDATE records SET data = ?, crc = ? WHERE run_id = ? AND seq = ?",
-        (text, zlib.crc32(text.encode()), run_id, seq),
+        "UPDATE records SET data = ?, crc = ? WHERE key = ?",
+        (text, zlib.crc32(text.encode()), key),
     )
     conn.commit()
     conn.close()

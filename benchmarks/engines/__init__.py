@@ -12,8 +12,8 @@ Every engine module provides the same functions, so the worker can treat them al
 memory) or ``"durable"`` (a checkpoint per step in a SQLite file). A variant an engine has
 no idiomatic way to run raises ``common.Unsupported`` with the reason.
 
-Engine modules import their engine lazily inside the functions, so that listing engines
-or measuring one never imports the others.
+Each engine module imports its engine at the top; ``worker.py`` imports only the module
+of the engine it measures, so no measurement carries another engine's imports.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ checkpoints kept in memory; it still pays for SQL and for every commit.
 
 from __future__ import annotations
 
+import asyncio
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from common import (
     dir_bytes,
     run_concurrently,
 )
+from dbos import DBOS, SetWorkflowID
 
 
 def versions() -> dict[str, str]:
@@ -51,8 +53,6 @@ def system_database_dir(variant: str, workdir: Path) -> Path:
 
 def configure(db_dir: Path) -> Any:
     """Construct the DBOS singleton on a SQLite system database in ``db_dir``."""
-    from dbos import DBOS
-
     return DBOS(
         config={
             "name": "flowpoint-bench",
@@ -74,8 +74,6 @@ def cleanup(db_dir: Path, workdir: Path) -> None:
 
 
 def _register_loop(grow: bool) -> Any:
-    from dbos import DBOS
-
     @DBOS.step()
     async def loop_step(i: int) -> Any:
         return PAYLOAD if grow else i + 1
@@ -97,8 +95,6 @@ def _register_loop(grow: bool) -> Any:
 
 async def loop(n: int, variant: str, grow: bool, workdir: Path) -> LoopOutcome:
     """W1/W2: one workflow that calls ``n`` steps; bytes = growth of the database files."""
-    from dbos import DBOS
-
     db_dir = system_database_dir(variant, workdir)
     configure(db_dir)
     loop_workflow = _register_loop(grow)
@@ -119,8 +115,6 @@ async def loop(n: int, variant: str, grow: bool, workdir: Path) -> LoopOutcome:
 
 
 def _register_number_workflow() -> Any:
-    from dbos import DBOS
-
     @DBOS.step()
     async def first_step() -> dict[str, Any]:
         return {"number": 5, "step_name": "first_step"}
@@ -145,8 +139,6 @@ def _register_number_workflow() -> Any:
 
 async def many_runs(variant: str, runs: int, concurrency: int, workdir: Path) -> ManyRunsOutcome:
     """W3: ``runs`` workflows awaited directly, ``concurrency`` in flight at a time."""
-    from dbos import DBOS
-
     db_dir = system_database_dir(variant, workdir)
     configure(db_dir)
     number_workflow = _register_number_workflow()
@@ -171,8 +163,6 @@ CRASH_WORKFLOW_ID = "w4-crash"
 
 
 def _register_crash_workflow(marker: Path) -> Any:
-    from dbos import DBOS
-
     @DBOS.step()
     async def crash_step(step_no: int) -> str:
         return await crash_step_body_async(marker, step_no)
@@ -189,10 +179,6 @@ def _register_crash_workflow(marker: Path) -> Any:
 
 def crash_start(workdir: Path, marker: Path) -> None:
     """W4 phase 1: start the workflow under a known id and wait for it (it gets killed)."""
-    import asyncio
-
-    from dbos import DBOS, SetWorkflowID
-
     configure(workdir)
     crash_workflow = _register_crash_workflow(marker)
     DBOS.launch()
@@ -209,10 +195,6 @@ def crash_resume(workdir: Path, marker: Path) -> tuple[Any, str]:
 
     The workflow id is used to wait for the result, not to tell DBOS what to resume.
     """
-    import asyncio
-
-    from dbos import DBOS
-
     configure(workdir)
     _register_crash_workflow(marker)
     DBOS.launch()

@@ -29,6 +29,10 @@ from common import (
     run_concurrently,
     sqlite_bytes,
 )
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import END, START, StateGraph
 
 
 def versions() -> dict[str, str]:
@@ -57,14 +61,10 @@ def _loop_growing(state: LoopState) -> dict[str, Any]:
 
 
 def _route(state: LoopState) -> str:
-    from langgraph.graph import END
-
     return END if state["i"] >= state["n"] else "loop"
 
 
 def _loop_graph(grow: bool) -> Any:
-    from langgraph.graph import START, StateGraph
-
     graph = StateGraph(LoopState)
     graph.add_node("start", _start)
     graph.add_node("loop", _loop_growing if grow else _loop)
@@ -103,9 +103,6 @@ def _run_loop(graph: Any, n: int, thread_id: str) -> int:
 
 async def loop(n: int, variant: str, grow: bool, workdir: Path) -> LoopOutcome:
     """W1/W2: one run of the loop graph with the checkpointer ``variant`` asks for."""
-    from langgraph.checkpoint.memory import InMemorySaver
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     if variant == "none":
         graph = _loop_graph(grow).compile()
         _run_loop(graph, 10, "warmup")
@@ -155,8 +152,6 @@ async def _second_step(state: NumberState) -> NumberState:
 
 
 def _number_graph() -> Any:
-    from langgraph.graph import END, START, StateGraph
-
     graph = StateGraph(NumberState)
     graph.add_node("first_step", _first_step)
     graph.add_node("second_step", _second_step)
@@ -168,8 +163,6 @@ def _number_graph() -> Any:
 
 async def many_runs(variant: str, runs: int, concurrency: int, workdir: Path) -> ManyRunsOutcome:
     """W3: ``runs`` NumberWorkflow graphs, each its own thread, ``concurrency`` at a time."""
-    from langgraph.checkpoint.memory import InMemorySaver
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     async def measure(graph: Any) -> float:
         async def one(i: int) -> None:
@@ -199,8 +192,6 @@ class CrashState(TypedDict, total=False):
 
 
 def _crash_graph(marker: Path) -> Any:
-    from langgraph.graph import END, START, StateGraph
-
     def make_node(step_no: int) -> Any:
         def node(state: CrashState) -> CrashState:
             return {"outputs": {step_no: crash_step_body(marker, step_no)}}
@@ -219,8 +210,6 @@ def _crash_graph(marker: Path) -> Any:
 
 def crash_start(workdir: Path, marker: Path) -> None:
     """W4 phase 1: run the five-step graph on a SQLite checkpointer until killed in step 3."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     with SqliteSaver.from_conn_string(str(workdir / "langgraph.sqlite")) as saver:
         graph = _crash_graph(marker).compile(checkpointer=saver)
         graph.invoke({"outputs": {}}, {"configurable": {"thread_id": CRASH_THREAD}})
@@ -228,8 +217,6 @@ def crash_start(workdir: Path, marker: Path) -> None:
 
 def crash_resume(workdir: Path, marker: Path) -> tuple[Any, str]:
     """W4 phase 2: LangGraph resumes a thread by invoking it with ``None`` as input."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     with SqliteSaver.from_conn_string(str(workdir / "langgraph.sqlite")) as saver:
         graph = _crash_graph(marker).compile(checkpointer=saver)
         result = graph.invoke(None, {"configurable": {"thread_id": CRASH_THREAD}})

@@ -20,6 +20,7 @@ Persistence per variant:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib.metadata import version
 from pathlib import Path
@@ -36,6 +37,11 @@ from common import (
     dir_bytes,
     run_concurrently,
 )
+from dbos import DBOS
+from workflows import Context, Workflow, step
+from workflows.events import Event, StartEvent, StopEvent
+
+from engines.dbos import configure
 
 CRASH_RUN_ID = "w4-crash"
 
@@ -51,101 +57,95 @@ def versions() -> dict[str, str]:
     return found
 
 
-def _workflow_classes() -> dict[str, type]:
-    """The workflows, defined on first use so that importing this module stays cheap."""
-    from workflows import Context, Workflow, step
-    from workflows.events import Event, StartEvent, StopEvent
+class Loop(Event):
+    i: int
+    n: int
 
-    class Loop(Event):
-        i: int
-        n: int
 
-    class LoopWorkflow(Workflow):
-        """W1/W2. ``stream_steps`` turns on the stream that the "memory" variant snapshots."""
+class LoopWorkflow(Workflow):
+    """W1/W2. ``stream_steps`` turns on the stream that the "memory" variant snapshots."""
 
-        def __init__(self, *, grow: bool, stream_steps: bool, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.grow = grow
-            self.stream_steps = stream_steps
+    def __init__(self, *, grow: bool, stream_steps: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.grow = grow
+        self.stream_steps = stream_steps
 
-        @step
-        async def start(self, ev: StartEvent) -> Loop:
-            return Loop(i=0, n=ev.n)
+    @step
+    async def start(self, ev: StartEvent) -> Loop:
+        return Loop(i=0, n=ev.n)
 
-        @step
-        async def loop(self, ev: Loop, ctx: Context) -> Loop | StopEvent:
-            if self.grow:
-                items = await ctx.store.get("items", default=[])
-                items.append(PAYLOAD)
-                await ctx.store.set("items", items)
-            if self.stream_steps:
-                ctx.write_event_to_stream(ev)
-            if ev.i >= ev.n:
-                return StopEvent(result=ev.i)
-            return Loop(i=ev.i + 1, n=ev.n)
+    @step
+    async def loop(self, ev: Loop, ctx: Context) -> Loop | StopEvent:
+        if self.grow:
+            items = await ctx.store.get("items", default=[])
+            items.append(PAYLOAD)
+            await ctx.store.set("items", items)
+        if self.stream_steps:
+            ctx.write_event_to_stream(ev)
+        if ev.i >= ev.n:
+            return StopEvent(result=ev.i)
+        return Loop(i=ev.i + 1, n=ev.n)
 
-    class NumberEvent(Event):
-        number: int
-        step_name: str
 
-    class NumberWorkflow(Workflow):
-        """W3: the seed's NumberWorkflow, without its prints."""
+class NumberEvent(Event):
+    number: int
+    step_name: str
 
-        def __init__(self, *, stream_steps: bool, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.stream_steps = stream_steps
 
-        @step
-        async def first_step(self, ev: StartEvent, ctx: Context) -> NumberEvent:
-            result = NumberEvent(number=5, step_name="first_step")
-            if self.stream_steps:
-                ctx.write_event_to_stream(result)
-            return result
+class NumberWorkflow(Workflow):
+    """W3: the seed's NumberWorkflow, without its prints."""
 
-        @step
-        async def second_step(self, ev: NumberEvent, ctx: Context) -> StopEvent:
-            added = 10
-            result = StopEvent(
-                result={
-                    "original_number": ev.number,
-                    "added_number": added,
-                    "final_result": ev.number + added,
-                    "step_name": "second_step",
-                }
-            )
-            if self.stream_steps:
-                ctx.write_event_to_stream(result)
-            return result
+    def __init__(self, *, stream_steps: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stream_steps = stream_steps
 
-    class Next(Event):
-        step_no: int
+    @step
+    async def first_step(self, ev: StartEvent, ctx: Context) -> NumberEvent:
+        result = NumberEvent(number=5, step_name="first_step")
+        if self.stream_steps:
+            ctx.write_event_to_stream(result)
+        return result
 
-    class CrashWorkflow(Workflow):
-        """W4: five steps in a line; each keeps its output in ``ctx.store``."""
+    @step
+    async def second_step(self, ev: NumberEvent, ctx: Context) -> StopEvent:
+        added = 10
+        result = StopEvent(
+            result={
+                "original_number": ev.number,
+                "added_number": added,
+                "final_result": ev.number + added,
+                "step_name": "second_step",
+            }
+        )
+        if self.stream_steps:
+            ctx.write_event_to_stream(result)
+        return result
 
-        def __init__(self, *, marker: Path, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.marker = marker
 
-        @step
-        async def begin(self, ev: StartEvent) -> Next:
-            return Next(step_no=1)
+class Next(Event):
+    step_no: int
 
-        @step
-        async def work(self, ev: Next, ctx: Context) -> Next | StopEvent:
-            output = await crash_step_body_async(self.marker, ev.step_no)
-            outputs = await ctx.store.get("outputs", default={})
-            outputs[str(ev.step_no)] = output
-            await ctx.store.set("outputs", outputs)
-            if ev.step_no == W4_STEPS:
-                return StopEvent(result={"outputs": outputs})
-            return Next(step_no=ev.step_no + 1)
 
-    return {
-        "LoopWorkflow": LoopWorkflow,
-        "NumberWorkflow": NumberWorkflow,
-        "CrashWorkflow": CrashWorkflow,
-    }
+class CrashWorkflow(Workflow):
+    """W4: five steps in a line; each keeps its output in ``ctx.store``."""
+
+    def __init__(self, *, marker: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.marker = marker
+
+    @step
+    async def begin(self, ev: StartEvent) -> Next:
+        return Next(step_no=1)
+
+    @step
+    async def work(self, ev: Next, ctx: Context) -> Next | StopEvent:
+        output = await crash_step_body_async(self.marker, ev.step_no)
+        outputs = await ctx.store.get("outputs", default={})
+        outputs[str(ev.step_no)] = output
+        await ctx.store.set("outputs", outputs)
+        if ev.step_no == W4_STEPS:
+            return StopEvent(result={"outputs": outputs})
+        return Next(step_no=ev.step_no + 1)
 
 
 async def _snapshotting_run(wf: Any, **kwargs: Any) -> tuple[Any, int]:
@@ -162,32 +162,41 @@ async def _snapshotting_run(wf: Any, **kwargs: Any) -> tuple[Any, int]:
 
 
 def _dbos_runtime(db_dir: Path) -> Any:
-    from llama_agents.dbos import DBOSRuntime
+    """LlamaIndex's durable runtime (``llama-agents-dbos``) on a SQLite system database.
 
-    from engines.dbos import configure
-
+    Raises ``Unsupported`` when the package is missing or meets a DBOS it cannot run on
+    (llama-agents-dbos 0.7.0 constructs ``dbos.Queue`` directly, which DBOS 3 forbids).
+    """
+    try:
+        from llama_agents.dbos import DBOSRuntime
+    except ImportError as exc:
+        raise Unsupported(f"LlamaIndex's DBOS runtime is not installed ({exc})") from exc
+    if int(version("dbos").split(".")[0]) >= 3:
+        raise Unsupported(
+            f"llama-agents-dbos {version('llama-agents-dbos')} does not run on dbos "
+            f"{version('dbos')} (it constructs dbos.Queue directly); install dbos<3"
+        )
     configure(db_dir)
     return DBOSRuntime()
 
 
 async def loop(n: int, variant: str, grow: bool, workdir: Path) -> LoopOutcome:
     """W1/W2: one run of the loop workflow under the persistence ``variant`` asks for."""
-    loop_workflow = _workflow_classes()["LoopWorkflow"]
     if variant == "none":
-        wf = loop_workflow(grow=grow, stream_steps=False, timeout=None)
+        wf = LoopWorkflow(grow=grow, stream_steps=False, timeout=None)
         await wf.run(n=10)
         with Stopwatch() as sw:
             assert await wf.run(n=n) == n
         return LoopOutcome(sw.seconds, n)
     if variant == "memory":
-        wf = loop_workflow(grow=grow, stream_steps=True, timeout=None)
+        wf = LoopWorkflow(grow=grow, stream_steps=True, timeout=None)
         await _snapshotting_run(wf, n=10)
         with Stopwatch() as sw:
             result, size = await _snapshotting_run(wf, n=n)
         assert result == n
         return LoopOutcome(sw.seconds, n, size)
     runtime = _dbos_runtime(workdir)
-    wf = loop_workflow(grow=grow, stream_steps=False, timeout=None, runtime=runtime)
+    wf = LoopWorkflow(grow=grow, stream_steps=False, timeout=None, runtime=runtime)
     await runtime.launch()
     try:
         await wf.run(n=10)
@@ -202,12 +211,11 @@ async def loop(n: int, variant: str, grow: bool, workdir: Path) -> LoopOutcome:
 
 async def many_runs(variant: str, runs: int, concurrency: int, workdir: Path) -> ManyRunsOutcome:
     """W3: ``runs`` NumberWorkflow runs, ``concurrency`` at a time, on one workflow object."""
-    number_workflow = _workflow_classes()["NumberWorkflow"]
     if variant == "none":
         raise Unsupported("W3 has no non-persistent variant")
     runtime = _dbos_runtime(workdir) if variant == "durable" else None
     extra = {"runtime": runtime} if runtime is not None else {}
-    wf = number_workflow(stream_steps=variant == "memory", timeout=None, **extra)
+    wf = NumberWorkflow(stream_steps=variant == "memory", timeout=None, **extra)
 
     async def one(_: int) -> None:
         if variant == "memory":
@@ -230,11 +238,8 @@ async def many_runs(variant: str, runs: int, concurrency: int, workdir: Path) ->
 
 def crash_start(workdir: Path, marker: Path) -> None:
     """W4 phase 1: start the run on the DBOS runtime under a known run id; it gets killed."""
-    import asyncio
-
-    crash_workflow = _workflow_classes()["CrashWorkflow"]
     runtime = _dbos_runtime(workdir)
-    wf = crash_workflow(marker=marker, timeout=None, runtime=runtime)
+    wf = CrashWorkflow(marker=marker, timeout=None, runtime=runtime)
 
     async def run() -> None:
         await runtime.launch()
@@ -245,13 +250,8 @@ def crash_start(workdir: Path, marker: Path) -> None:
 
 def crash_resume(workdir: Path, marker: Path) -> tuple[Any, str]:
     """W4 phase 2: launching the runtime makes DBOS recover the pending run by itself."""
-    import asyncio
-
-    from dbos import DBOS
-
-    crash_workflow = _workflow_classes()["CrashWorkflow"]
     runtime = _dbos_runtime(workdir)
-    crash_workflow(marker=marker, timeout=None, runtime=runtime)
+    CrashWorkflow(marker=marker, timeout=None, runtime=runtime)
 
     async def wait() -> Any:
         await runtime.launch()

@@ -31,7 +31,8 @@ DEFAULT_PATH = Path(".flowpoint") / "flowpoint.db"
 
 _SCHEMA_V1 = """
 CREATE TABLE runs (
-    run_id TEXT PRIMARY KEY,
+    run_no INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: records are keyed by it
+    run_id TEXT NOT NULL UNIQUE,
     workflow TEXT NOT NULL,
     version TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -45,23 +46,25 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_created ON runs (created_at);
 CREATE INDEX runs_parent ON runs (parent_run_id);
--- A rowid table: its leaf pages hold rows of up to ~4 KB inline, where a WITHOUT ROWID
--- table spills any row over ~1 KB to a whole overflow page (4x the bytes for 1 KiB steps).
+-- A record's key is (run_no << 32) + seq: one B-tree and no secondary index, so a step's
+-- commit writes one page, and a run's records are one key range. A rowid table also keeps
+-- rows of up to ~4 KB inline, where WITHOUT ROWID spills any row over ~1 KB to a whole
+-- overflow page (4x the bytes for 1 KiB steps).
 CREATE TABLE records (
-    run_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
+    key INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     data TEXT NOT NULL,
-    crc INTEGER NOT NULL,
-    UNIQUE (run_id, seq)
+    crc INTEGER NOT NULL
 );
 CREATE TABLE snapshots (
-    run_id TEXT PRIMARY KEY,
+    run_no INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: records are keyed by it
     seq INTEGER NOT NULL,
     data TEXT NOT NULL,
     crc INTEGER NOT NULL
 );
 """
+_SEQ_BITS = 32
+_SEQ_MASK = (1 << _SEQ_BITS) - 1
 
 # Each entry migrates from version N-1 to N. A new schema version appends one here.
 _MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
@@ -118,6 +121,8 @@ class SQLiteStore(Store):
         self._conn = self._connect()
         self._conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         self._write_lock = threading.Lock()
+        # run_id -> run_no, for the writer (used only with _write_lock held).
+        self._run_numbers: dict[str, int] = {}
         self._writer: threading.Thread | None = None
         self._closed = False
         self._write_error: BaseException | None = None
@@ -189,7 +194,7 @@ class SQLiteStore(Store):
         wait: bool = True,
     ) -> Awaitable[None] | None:
         job = _Job(None)
-        job.write = _append_job(job, run_id, records, run, status, error, snapshot)
+        job.write = self._append_job(job, run_id, records, run, status, error, snapshot)
         if wait and not self._queue and self._write_lock.acquire(blocking=False):
             # Leader/follower group commit: with no commit in progress, the caller commits
             # now (one ~40 us WAL commit) rather than handing off to the writer thread and
@@ -330,13 +335,18 @@ class SQLiteStore(Store):
                 raise StoreError(f"cannot read {self.path}: {exc}") from exc
 
     def read(self, run_id: str, from_seq: int = 0, to_seq: int | None = None) -> list[Record]:
+        found = self._query("SELECT run_no FROM runs WHERE run_id = ?", (run_id,))
+        if not found:
+            return []
+        base = found[0][0] << _SEQ_BITS
+        last = _SEQ_MASK if to_seq is None else min(to_seq, _SEQ_MASK)
         rows = self._query(
-            "SELECT seq, data, crc FROM records WHERE run_id = ? AND seq >= ? AND seq <= ? "
-            "ORDER BY seq",
-            (run_id, from_seq, to_seq if to_seq is not None else 2**62),
+            "SELECT key, data, crc FROM records WHERE key BETWEEN ? AND ? ORDER BY key",
+            (base + max(from_seq, 0), base + last),
         )
         records: list[Record] = []
-        for seq, data, crc in rows:
+        for key, data, crc in rows:
+            seq = key & _SEQ_MASK
             record = _decode(data, crc, run_id, seq)
             if not isinstance(record, dict):
                 raise CorruptRecordError("record is not a JSON object", run_id=run_id, seq=seq)
@@ -386,7 +396,9 @@ class SQLiteStore(Store):
 
     def latest_snapshot(self, run_id: str, at_most: int) -> tuple[int, dict[str, Any]] | None:
         rows = self._query(
-            "SELECT seq, data, crc FROM snapshots WHERE run_id = ? AND seq <= ?", (run_id, at_most)
+            "SELECT s.seq, s.data, s.crc FROM snapshots s JOIN runs r ON r.run_no = s.run_no "
+            "WHERE r.run_id = ? AND s.seq <= ?",
+            (run_id, at_most),
         )
         if not rows:
             return None
@@ -397,8 +409,17 @@ class SQLiteStore(Store):
         ids = list(run_ids)
 
         def write(conn: sqlite3.Connection) -> None:
-            for table in ("records", "snapshots", "runs"):
-                conn.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(i,) for i in ids])
+            for run_id in ids:
+                row = conn.execute("SELECT run_no FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+                if row is None:
+                    continue
+                base = row[0] << _SEQ_BITS
+                conn.execute(
+                    "DELETE FROM records WHERE key BETWEEN ? AND ?", (base, base + _SEQ_MASK)
+                )
+                conn.execute("DELETE FROM snapshots WHERE run_no = ?", (row[0],))
+                conn.execute("DELETE FROM runs WHERE run_no = ?", (row[0],))
+                self._run_numbers.pop(run_id, None)
 
         existing = sum(1 for i in ids if self.get_run(i) is not None)
         self._write_blocking(write, vacuum=True)
@@ -415,6 +436,79 @@ class SQLiteStore(Store):
         job.event.wait()
         if job.error is not None:
             raise StoreError(f"write to {self.path} failed: {job.error}")
+
+    def _append_job(
+        self,
+        job: _Job,
+        run_id: str,
+        records: Sequence[Record],
+        run: RunInfo | None,
+        status: str | None,
+        error: str | None,
+        snapshot: tuple[int, dict[str, Any]] | None,
+    ) -> Callable[[sqlite3.Connection], None]:
+        def write(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            if run is not None:
+                cursor = conn.execute(
+                    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        run.run_id,
+                        run.workflow,
+                        run.version,
+                        run.status,
+                        run.parent_run_id,
+                        run.fork_seq,
+                        run.created_at or now,
+                        run.updated_at or now,
+                        run.owner,
+                        run.error,
+                        json.dumps(run.extra) if run.extra else None,
+                    ),
+                )
+                self._run_numbers[run_id] = int(cursor.lastrowid or 0)
+            run_no = self._run_no(conn, run_id)
+            base = run_no << _SEQ_BITS
+            rows = []
+            for seq, record in records:
+                text, crc = _encode(record)
+                rows.append((base + seq, record["kind"], text, crc))
+            if len(rows) == 1:
+                conn.execute("INSERT INTO records (key, kind, data, crc) VALUES (?,?,?,?)", rows[0])
+            elif rows:
+                conn.executemany(
+                    "INSERT INTO records (key, kind, data, crc) VALUES (?,?,?,?)", rows
+                )
+            if status is not None and (run is None or status != run.status):
+                conn.execute(
+                    "UPDATE runs SET status = ?, error = COALESCE(?, error), updated_at = ? "
+                    "WHERE run_no = ?",
+                    (status, error, now, run_no),
+                )
+            if snapshot is not None:
+                text, crc = _encode(snapshot[1])
+                conn.execute(
+                    "INSERT OR REPLACE INTO snapshots (run_no, seq, data, crc) VALUES (?,?,?,?)",
+                    (run_no, snapshot[0], text, crc),
+                )
+            if status == COMPLETED:
+                # A completed run is only ever read from (failed and cancelled ones may be
+                # resumed), and showing it folds its journal; its snapshot is dead weight.
+                deleted = conn.execute("DELETE FROM snapshots WHERE run_no = ?", (run_no,))
+                # Give the snapshot's pages back to the file system, so the database size
+                # follows the journal and not the largest state it ever held.
+                job.vacuum = deleted.rowcount > 0
+
+        return write
+
+    def _run_no(self, conn: sqlite3.Connection, run_id: str) -> int:
+        run_no = self._run_numbers.get(run_id)
+        if run_no is None:
+            row = conn.execute("SELECT run_no FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no run {run_id!r} in {self.path} to append to")
+            run_no = self._run_numbers[run_id] = int(row[0])
+        return run_no
 
     def file_size(self) -> int:
         """Bytes on disk: the database file plus its write-ahead log."""
@@ -433,8 +527,11 @@ _RUN_COLUMNS = (
 # Sequence and step counts come from the journal itself, so appending a step writes one row.
 _RUN_SELECT = (
     f"SELECT {_RUN_COLUMNS}, "
-    "(SELECT MAX(seq) FROM records r WHERE r.run_id = runs.run_id), "
-    "(SELECT COUNT(*) FROM records r WHERE r.run_id = runs.run_id AND r.kind = 'step') "
+    "(SELECT MAX(key) - (runs.run_no << 32) FROM records "
+    " WHERE key BETWEEN runs.run_no << 32 AND (runs.run_no << 32) + 4294967295), "
+    "(SELECT COUNT(*) FROM records "
+    " WHERE key BETWEEN runs.run_no << 32 AND (runs.run_no << 32) + 4294967295 "
+    " AND kind = 'step') "
     "FROM runs"
 )
 
@@ -468,69 +565,6 @@ class _Job:
         self.error: BaseException | None = None
         self.stop = False
         self.vacuum = False
-
-
-def _append_job(
-    job: _Job,
-    run_id: str,
-    records: Sequence[Record],
-    run: RunInfo | None,
-    status: str | None,
-    error: str | None,
-    snapshot: tuple[int, dict[str, Any]] | None,
-) -> Callable[[sqlite3.Connection], None]:
-    def write(conn: sqlite3.Connection) -> None:
-        now = time.time()
-        if run is not None:
-            conn.execute(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run.run_id,
-                    run.workflow,
-                    run.version,
-                    run.status,
-                    run.parent_run_id,
-                    run.fork_seq,
-                    run.created_at or now,
-                    run.updated_at or now,
-                    run.owner,
-                    run.error,
-                    json.dumps(run.extra) if run.extra else None,
-                ),
-            )
-        rows = []
-        for seq, record in records:
-            text, crc = _encode(record)
-            rows.append((run_id, seq, record["kind"], text, crc))
-        if len(rows) == 1:
-            conn.execute(
-                "INSERT INTO records (run_id, seq, kind, data, crc) VALUES (?,?,?,?,?)", rows[0]
-            )
-        elif rows:
-            conn.executemany(
-                "INSERT INTO records (run_id, seq, kind, data, crc) VALUES (?,?,?,?,?)", rows
-            )
-        if status is not None and (run is None or status != run.status):
-            conn.execute(
-                "UPDATE runs SET status = ?, error = COALESCE(?, error), updated_at = ? "
-                "WHERE run_id = ?",
-                (status, error, now, run_id),
-            )
-        if snapshot is not None:
-            text, crc = _encode(snapshot[1])
-            conn.execute(
-                "INSERT OR REPLACE INTO snapshots (run_id, seq, data, crc) VALUES (?,?,?,?)",
-                (run_id, snapshot[0], text, crc),
-            )
-        if status == COMPLETED:
-            # A completed run is only ever read from (failed and cancelled ones may be resumed),
-            # and showing it folds its journal; its restore snapshot would be dead weight.
-            deleted = conn.execute("DELETE FROM snapshots WHERE run_id = ?", (run_id,))
-            # Give the snapshot's pages back to the file system, so the database size
-            # follows the journal and not the largest state it ever held.
-            job.vacuum = deleted.rowcount > 0
-
-    return write
 
 
 def _notify(batch: list[_Job], error: BaseException | None) -> None:
