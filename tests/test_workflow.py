@@ -359,3 +359,16 @@ async def test_emitting_an_event_type_the_workflow_does_not_declare_is_refused()
 
     Sloppy.register_event_types(Stray)
     assert await Sloppy().run() is None
+
+
+async def test_wait_for_event_with_a_timeout_fails_when_no_answer_comes() -> None:
+    from flowpoint import HumanResponseEvent
+
+    class Patient(Workflow):
+        @step
+        async def start(self, ev: StartEvent, ctx: Context) -> StopEvent:
+            answer = await ctx.wait_for_event(HumanResponseEvent, timeout=0.01)
+            return StopEvent(result=answer.response)
+
+    with pytest.raises(WorkflowTimeoutError, match="waited 0.01 seconds for a HumanResponseEvent"):
+        await Patient(timeout=10).run()

@@ -288,9 +288,13 @@ class Context(Generic[StateT]):
 
         The step is parked, not kept in memory: when the event comes (even in another
         process, after a restart) the step runs again from its top and this call returns
-        the event. Keep work before it safe to repeat.
+        the event. Keep work before it safe to repeat. ``timeout`` (seconds, counted in
+        this process) fails the run with ``WorkflowTimeoutError`` if no answer comes; the
+        default waits as long as the run may.
         """
-        return self._running_engine().wait_for(event_type, waiter_event, waiter_id, requirements)
+        return self._running_engine().wait_for(
+            event_type, waiter_event, waiter_id, requirements, timeout
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON snapshot of the run: state, queues, accepted events, broker log."""

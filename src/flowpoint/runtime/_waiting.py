@@ -36,8 +36,10 @@ class Park(BaseException):
         event_type: type[Event],
         requirements: dict[str, Any],
         prompt: Event | None,
+        timeout: float | None = None,
     ) -> None:
         self.waiter_id = waiter_id
         self.event_type = event_type
         self.requirements = requirements
         self.prompt = prompt
+        self.timeout = timeout

@@ -512,6 +512,7 @@ class RunEngine:
         waiter_event: Event | None,
         waiter_id: str | None,
         requirements: dict[str, Any] | None,
+        timeout: float | None = None,
     ) -> Any:
         execution = _current.get()
         if execution is None:
@@ -523,7 +524,7 @@ class RunEngine:
         if waiter is not None and waiter.resolved is not None:
             return waiter.resolved[1]
         prompt = waiter_event if waiter is None else None
-        raise Park(key, event_type, dict(requirements or {}), prompt)
+        raise Park(key, event_type, dict(requirements or {}), prompt, timeout)
 
     async def _park(self, execution: Execution, park: Park, started: float) -> Delivery | None:
         delivery = execution.delivery
@@ -557,6 +558,8 @@ class RunEngine:
                 await status
         if park.prompt is not None:
             self._stream_queue.put_nowait(park.prompt)
+        if park.timeout is not None:
+            self._loop.call_later(park.timeout, self._on_wait_timeout, park.waiter_id, park.timeout)
         slot = delivery.slot
         if slot.queue and len(slot.active) < slot.limit:
             following = slot.queue.popleft()
@@ -668,6 +671,20 @@ class RunEngine:
                     None,
                 )
             )
+
+    def _on_wait_timeout(self, waiter_id: str, timeout: float) -> None:
+        waiter = self._waiters.get(waiter_id)
+        if self.done or waiter is None or waiter.resolved is not None:
+            return
+        self._spawn_coro(
+            self._fail(
+                WorkflowTimeoutError(
+                    f"step '{waiter.delivery.slot.name}' waited {timeout} seconds for a "
+                    f"{waiter.event_type.__name__} that did not come (run {self.run_id})"
+                ),
+                waiter.delivery.slot.name,
+            )
+        )
 
     def _on_handler_done(self, handler: asyncio.Future[Any]) -> None:
         if self._timer is not None:
