@@ -570,3 +570,35 @@ def test_a_record_edited_outside_flowpoint_exits_2_naming_the_run_and_seq(
     assert result.exit_code == 2
     assert f"run {demo['number_run_id']} seq 1" in result.stderr
     assert "checksum" in result.stderr and "Traceback" not in result.output
+
+
+# ---- answering a run that waits for input ---------------------------------------------------
+APPROVAL = "tests.test_checkpointer:Approval"
+
+
+async def _waiting_run(db: Path) -> str:
+    from tests.test_checkpointer import Approval
+
+    store = SQLiteStore(db)
+    handler = Checkpointer(Approval(timeout=None), store=store).run()
+    async for _prompt in handler.stream_events():
+        break  # the run is stored as waiting once its prompt is out
+    store.close()
+    return handler.run_id
+
+
+def test_resume_with_answer_finishes_a_waiting_run(db: Path) -> None:
+    run_id = asyncio.run(_waiting_run(db))
+    refused = fp(db, "resume", run_id, "--workflow", APPROVAL)
+    assert refused.exit_code == 2 and "--answer" in refused.stderr
+    answer = json.dumps({"response": "yes", "kind": "approval"})
+    result = fp(db, "resume", run_id, "--answer", answer, "--workflow", APPROVAL)
+    assert result.exit_code == 0, result.output
+    assert "v1:yes" in result.stdout
+    assert fp_json(db, "runs")[0]["status"] == "completed"
+
+
+def test_answer_for_a_run_that_is_not_waiting_exits_2(db: Path, demo: dict) -> None:
+    result = fp(db, "resume", demo["number_run_id"], "--answer", "{}")
+    assert result.exit_code == 2
+    assert "not waiting" in result.stderr or "completed" in result.stderr

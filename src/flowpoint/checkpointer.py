@@ -23,7 +23,7 @@ from .errors import (
     RunNotFoundError,
     WorkflowMismatchError,
 )
-from .events import Event, StopEvent, event_tag
+from .events import Event, HumanResponseEvent, StopEvent, event_tag
 from .handler import WorkflowHandler
 from .journal import Durability, Journal, RunFold, encode_event, json_copy, render_context_dict
 from .journal.fold import DONE
@@ -285,6 +285,21 @@ class Checkpointer:
         if event is not None:
             handler.ctx.send_event(event)
         return handler
+
+    def awaited_event_types(self, run_id: str) -> list[type[Event]]:
+        """The event types a waiting run waits for: its ``wait_for_event`` calls, or a
+        ``HumanResponseEvent`` for an unanswered ``InputRequiredEvent``."""
+        info = self._run_info(run_id)
+        fold = self._image(info.run_id, info.last_seq)
+        registry = self.workflow._spec().registry
+        types: list[type[Event]] = []
+        for waiter in fold.waiters.values():
+            event_type = registry.get(waiter["type"])
+            if event_type is not None and waiter["resolved"] is None and event_type not in types:
+                types.append(event_type)
+        if fold.awaiting_input and HumanResponseEvent not in types:
+            types.append(HumanResponseEvent)
+        return types
 
     def resume_interrupted(self) -> list[WorkflowHandler]:
         """Resume every run of this workflow that a crash left unfinished."""

@@ -6,9 +6,10 @@ Finished steps never run again; steps that were in flight when the process died 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -16,11 +17,12 @@ from rich.text import Text
 
 from ..checkpointer import Checkpointer
 from ..errors import FlowpointError
+from ..events import Event
 from ..history import resolve_run
 from ..stores.base import RunInfo, Store
 from ..workflow import Workflow
 from ._errors import CliError
-from ._options import DbOption, JsonOption, WorkflowCodeOption
+from ._options import DbOption, JsonOption, WorkflowCodeOption, parse_json_object
 from ._output import emit_json, inline_json, short_id, status_text, stderr, stdout
 from ._running import Outcome, finish, print_outcome, steps_print_to_stderr
 from ._store import open_store
@@ -35,6 +37,14 @@ def resume(
     interrupted: Annotated[
         bool, typer.Option("--interrupted", help="Resume every interrupted run, with progress.")
     ] = False,
+    answer: Annotated[
+        str | None,
+        typer.Option(
+            "--answer",
+            metavar="JSON",
+            help='For a run waiting for input: the answer\'s fields, e.g. \'{"response": "yes"}\'.',
+        ),
+    ] = None,
     workflow: WorkflowCodeOption = None,
     db: DbOption = None,
     json_output: JsonOption = False,
@@ -43,10 +53,13 @@ def resume(
     here, until it ends."""
     if (run is None) == (not interrupted):
         raise CliError("give a RUN to resume, or --interrupted for every interrupted run")
+    if answer is not None and run is None:
+        raise CliError("--answer goes with one RUN that is waiting for input")
+    fields = parse_json_object(answer, "--answer") if answer is not None else None
     skipped: list[tuple[RunInfo, str]] = []
     with open_store(db) as store:
         if run is not None:
-            outcome = _resume_one(store, resolve_run(store, run), workflow, json_output)
+            outcome = _resume_one(store, resolve_run(store, run), workflow, json_output, fields)
             outcomes = [outcome]
         else:
             outcomes, skipped = _resume_interrupted(store, workflow, json_output)
@@ -64,7 +77,13 @@ def resume(
         raise typer.Exit(1)
 
 
-def _resume_one(store: Store, run: RunInfo, workflow: str | None, json_output: bool) -> Outcome:
+def _resume_one(
+    store: Store,
+    run: RunInfo,
+    workflow: str | None,
+    json_output: bool,
+    answer: dict[str, Any] | None = None,
+) -> Outcome:
     if run.status == "completed":
         raise CliError(
             f"run {short_id(run.run_id)} already completed",
@@ -76,12 +95,15 @@ def _resume_one(store: Store, run: RunInfo, workflow: str | None, json_output: b
             f"run {short_id(run.run_id)} is still running in process {run.owner}",
             "resuming it here too would run its steps twice; wait for it, or stop that process",
         )
-    if run.status == "waiting":
+    if run.status == "waiting" and answer is None:
         raise CliError(
             f"run {short_id(run.run_id)} is waiting for input, not interrupted",
-            "send it the answer from your application (ctx.send_event with a HumanResponseEvent)",
+            "answer it with --answer JSON (the fields of the event it waits for)",
         )
+    if answer is not None and run.status != "waiting":
+        raise CliError(f"run {short_id(run.run_id)} is {run.status}, not waiting for input")
     checkpointer = Checkpointer(instantiate(workflow_class_for(run, workflow)), store=store)
+    event = _answer_event(checkpointer, run, answer) if answer is not None else None
     console = stdout()
     if not json_output:
         console.print(
@@ -92,12 +114,28 @@ def _resume_one(store: Store, run: RunInfo, workflow: str | None, json_output: b
 
     async def go() -> Outcome:
         with steps_print_to_stderr(json_output):
-            return await finish(checkpointer.resume(run.run_id))
+            return await finish(checkpointer.resume(run.run_id, event=event))
 
     outcome = asyncio.run(go())
     if not json_output:
         print_outcome(console, outcome)
     return outcome
+
+
+def _answer_event(checkpointer: Checkpointer, run: RunInfo, fields: dict[str, Any]) -> Event:
+    """The answer as the event type the run waits for, validated before anything runs."""
+    awaited = checkpointer.awaited_event_types(run.run_id)
+    if not awaited:
+        raise CliError(f"run {short_id(run.run_id)} is not waiting for any event")
+    event_type = awaited[0]
+    try:
+        return event_type.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(event)"
+        raise CliError(
+            f"the answer is not a valid {event_type.__name__}: {where}: {first['msg']}"
+        ) from None
 
 
 def _resume_interrupted(
