@@ -88,6 +88,8 @@ async def test_fork_with_edited_output_event_changes_the_result_and_not_the_pare
     fork = checkpointer.run_from(checkpoint=first)
     assert (await fork)["result"] == 30
     assert calls == ["second"]  # only the step after the checkpoint ran
+    live = checkpointer.checkpoints[fork.run_id][0]
+    assert (live.parent_run_id, live.fork_seq) == (parent.run_id, first.seq)
     reloaded = checkpointer.load_checkpoints(parent.run_id)
     assert [c.output_event for c in reloaded][0] == Number(number=5)
     info = checkpointer.get_run(fork.run_id)

@@ -280,7 +280,9 @@ class Checkpointer:
         handler = self.workflow._launch(
             run_id=run_id,
             boot=boot,
-            journal_factory=self._journal_factory(None, next_seq=fold.last_seq + 1, fold=fold),
+            journal_factory=self._journal_factory(
+                None, next_seq=fold.last_seq + 1, fold=fold, lineage=info
+            ),
         )
         if event is not None:
             handler.ctx.send_event(event)
@@ -363,7 +365,26 @@ class Checkpointer:
         self.store.close()
 
     # ---- internals ------------------------------------------------------------------------------
-    def _journal_factory(self, info: RunInfo | None, *, next_seq: int, fold: RunFold | None) -> Any:
+    def _journal_factory(
+        self,
+        info: RunInfo | None,
+        *,
+        next_seq: int,
+        fold: RunFold | None,
+        lineage: RunInfo | None = None,
+    ) -> Any:
+        """``info`` creates the run with its first record; ``lineage`` (or ``info``) gives
+        the parent and fork point that its live checkpoints carry."""
+        origin = lineage or info
+        parent = (origin.parent_run_id, origin.fork_seq) if origin is not None else (None, None)
+
+        def on_record(run_id: str, seq: int, record: dict[str, Any]) -> None:
+            if record["kind"] == "step":
+                checkpoint = Checkpoint(
+                    self, run_id, seq, record, parent_run_id=parent[0], fork_seq=parent[1]
+                )
+                self.checkpoints.setdefault(run_id, []).append(checkpoint)
+
         def make(run_id: str, boot: dict[str, Any]) -> Journal:
             self.checkpoints.setdefault(run_id, [])
             return Journal(
@@ -374,14 +395,10 @@ class Checkpointer:
                 next_seq=next_seq,
                 fold=fold if fold is not None else RunFold(run_id=run_id),
                 run_info=info,
-                listener=self._on_record,
+                listener=on_record,
             )
 
         return make
-
-    def _on_record(self, run_id: str, seq: int, record: dict[str, Any]) -> None:
-        if record["kind"] == "step":
-            self.checkpoints.setdefault(run_id, []).append(Checkpoint(self, run_id, seq, record))
 
     def _run_info(self, run_id: str) -> RunInfo:
         info = self.store.get_run(run_id)
