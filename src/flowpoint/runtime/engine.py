@@ -125,7 +125,7 @@ class RunEngine:
                 else:
                     fold = RunFold()
                     fold.apply(0, self._boot)
-            first = self._restore(fold)
+            pending = self._restore(fold)
         except BaseException as exc:
             await self._fail(exc, None)
             return
@@ -133,16 +133,17 @@ class RunEngine:
             if not self._ready.done():
                 self._ready.set_result(None)
         if fold.result_event is not None:
-            event = self._decode(fold.result_event, fold)
-            await self._complete(event)
+            # The image already holds a StopEvent (a fork from the last step): nothing runs.
+            await self._complete(self._decode(fold.result_event, fold))
             return
+        first = self._place(pending, take_one=True)
         if first is None:
             self._check_idle()
             return
         await self._work(first)
 
-    def _restore(self, fold: RunFold) -> Delivery | None:
-        """Build live deliveries from a folded image; returns one for this task to run."""
+    def _restore(self, fold: RunFold) -> list[Delivery]:
+        """Rebuild the run's live structures from a folded image; returns its deliveries."""
         self._next_id = fold.next_event_id
         decoded: dict[int, Event] = {}
 
@@ -182,7 +183,7 @@ class RunEngine:
             if event_id in fold.events:
                 self._broker_log.append((event_id, event(event_id)))
         self._accepted.extend(fold.accepted)
-        return self._place(deliveries, take_one=True)
+        return deliveries
 
     def _decode(self, event_id: int, fold: RunFold) -> Event:
         live = self._live_events.get(event_id)
