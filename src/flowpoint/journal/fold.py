@@ -57,7 +57,6 @@ class RunFold:
         self.status = "running"
         self.broker_log: list[int] = []
         self.accepted: list[tuple[str, str]] = []
-        self.last_step: str | None = None
         self._skip_delta = False
 
     # ---- references -------------------------------------------------------------------
@@ -144,7 +143,6 @@ class RunFold:
             self._drop_waiter(waiter_id)
         if self.history:
             self.accepted.append((step, tag))
-        self.last_step = step
         self._apply_effects(record)
         self._unref(consumed)
 

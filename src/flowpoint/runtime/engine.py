@@ -13,7 +13,7 @@ import asyncio
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +85,7 @@ class RunEngine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._busy = 0
         self._external = 0
+        self._waiting = False
         self._since_yield = 0
         self._next_id = 1
         self._broker_log: list[tuple[int, Event]] = []
@@ -233,12 +234,18 @@ class RunEngine:
             return
         self._check_idle()
 
+    def _set_waiting(self, waiting: bool) -> Awaitable[None] | None:
+        """Store the run as waiting for input (or running again), once per change."""
+        if waiting == self._waiting or self.journal is None:
+            return None
+        self._waiting = waiting
+        return self.journal.set_status("waiting" if waiting else "running")
+
     def _check_idle(self) -> None:
         if self.done or self._busy or self._external:
             return
         if self._waiters or self._awaiting_input:
-            if self.journal is not None:
-                self.journal.set_status("waiting")
+            self._set_waiting(True)
             return
         self._spawn_coro(
             self._fail(
@@ -448,7 +455,7 @@ class RunEngine:
                 commit = self.journal.append(record)
                 if commit is not None:
                     await commit
-                status = self.journal.set_status("running")
+                status = self._set_waiting(False)
                 if status is not None:
                     await status
             if self.done:
@@ -552,9 +559,9 @@ class RunEngine:
                 await commit
         delivery.slot.active.discard(delivery)
         self._busy -= 1
-        if not self._busy and not self._external and self.journal is not None:
+        if not self._busy and not self._external:
             # Whoever sees the prompt can rely on the run being stored as waiting.
-            status = self.journal.set_status("waiting")
+            status = self._set_waiting(True)
             if status is not None:
                 await status
         if park.prompt is not None:

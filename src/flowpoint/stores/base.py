@@ -16,7 +16,6 @@ from typing import Any
 
 from ..errors import RunNotFoundError
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
 #: A run in this state is never resumed, so its restore snapshot can go.
 COMPLETED = "completed"
 STATUSES = ("running", "waiting", "completed", "failed", "cancelled", "interrupted")
@@ -163,7 +162,6 @@ def _one_match(prefix: str, matches: list[str]) -> str | None:
 __all__ = [
     "COMPLETED",
     "STATUSES",
-    "TERMINAL",
     "Record",
     "RunInfo",
     "Store",
