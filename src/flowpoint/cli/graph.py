@@ -40,6 +40,15 @@ class WorkflowGraph:
     def events(self) -> list[str]:
         return sorted({e for takes, emits in self.steps.values() for e in (*takes, *emits)})
 
+    def edges(self) -> list[tuple[str, str]]:
+        """Node-id pairs: event -> step that takes it, step -> event it emits, stop -> end."""
+        pairs = []
+        for name, (takes, emits) in self.steps.items():
+            pairs += [(_node_id("e_", event), _node_id("s_", name)) for event in takes]
+            pairs += [(_node_id("s_", name), _node_id("e_", event)) for event in emits]
+        pairs += [(_node_id("e_", event), "end_") for event in sorted(set(self.stop_events))]
+        return pairs
+
     def to_json(self) -> dict[str, Any]:
         return {
             "workflow": self.identity,
@@ -98,13 +107,7 @@ def mermaid(view: WorkflowGraph) -> str:
         lines.append(f'  {_node_id("s_", name)}["{name}"]')
     if view.stop_events:
         lines.append("  end_((end))")
-    for name, (takes, emits) in view.steps.items():
-        for event in takes:
-            lines.append(f"  {_node_id('e_', event)} --> {_node_id('s_', name)}")
-        for event in emits:
-            lines.append(f"  {_node_id('s_', name)} --> {_node_id('e_', event)}")
-    for event in sorted(set(view.stop_events)):
-        lines.append(f"  {_node_id('e_', event)} --> end_")
+    lines += [f"  {source} --> {target}" for source, target in view.edges()]
     return "\n".join(lines) + "\n"
 
 
@@ -116,13 +119,7 @@ def dot(view: WorkflowGraph) -> str:
         lines.append(f"  {_node_id('s_', name)} [label={json.dumps(name)}, shape=box, style=bold];")
     if view.stop_events:
         lines.append('  end_ [label="end", shape=doublecircle];')
-    for name, (takes, emits) in view.steps.items():
-        for event in takes:
-            lines.append(f"  {_node_id('e_', event)} -> {_node_id('s_', name)};")
-        for event in emits:
-            lines.append(f"  {_node_id('s_', name)} -> {_node_id('e_', event)};")
-    for event in sorted(set(view.stop_events)):
-        lines.append(f"  {_node_id('e_', event)} -> end_;")
+    lines += [f"  {source} -> {target};" for source, target in view.edges()]
     return "\n".join(lines) + "\n}\n"
 
 
