@@ -346,14 +346,18 @@ class RunEngine:
                 await self._complete(stop)
                 return None
             kept = self._place(deliveries, take_one=True)
+        return self._take_queued(slot, kept)
+
+    def _take_queued(self, slot: StepSlot, kept: Delivery | None) -> Delivery | None:
+        """A slot just freed a worker: start its next queued delivery, on this task if the
+        task has nothing else to do next (``kept``)."""
         if slot.queue and len(slot.active) < slot.limit:
             following = slot.queue.popleft()
             slot.active.add(following)
             self._busy += 1
             if kept is None:
-                kept = following
-            else:
-                self._spawn_coro(self._work(following))
+                return following
+            self._spawn_coro(self._work(following))
         return kept
 
     def _route(self, emitted: list[tuple[Event, str | None]]) -> list[tuple[int, Event, list[str]]]:
@@ -568,13 +572,7 @@ class RunEngine:
             self._stream_queue.put_nowait(park.prompt)
         if park.timeout is not None:
             self._loop.call_later(park.timeout, self._on_wait_timeout, park.waiter_id, park.timeout)
-        slot = delivery.slot
-        if slot.queue and len(slot.active) < slot.limit:
-            following = slot.queue.popleft()
-            slot.active.add(following)
-            self._busy += 1
-            return following
-        return None
+        return self._take_queued(delivery.slot, None)
 
     def _drop_waiters_of(self, delivery: Delivery) -> None:
         for waiter_id in [
