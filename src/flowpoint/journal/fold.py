@@ -182,13 +182,7 @@ class RunFold:
                 self._route(event_id, targets)
         buffers = record.get("buffers")
         if buffers is not None:
-            for ids in self.buffers.values():
-                for event_id in ids:
-                    self._unref(event_id)
-            self.buffers = {key: [int(i) for i in ids] for key, ids in buffers.items()}
-            for ids in self.buffers.values():
-                for event_id in ids:
-                    self._ref(event_id)
+            self._replace_buffers(buffers)
         if "awaiting_input" in record:
             self.awaiting_input = int(record["awaiting_input"])
         if not self.history:
@@ -210,6 +204,23 @@ class RunFold:
                     self._add_pending(waiter["event"], waiter["step"])
             else:
                 self._add_pending(event_id, target)
+
+    def _replace_buffers(self, buffers: Mapping[str, Iterable[Any]]) -> None:
+        """``collect_events`` buffers, by buffer key, as event ids (which they keep alive)."""
+        for ids in self.buffers.values():
+            for event_id in ids:
+                self._unref(event_id)
+        self.buffers = {key: [int(i) for i in ids] for key, ids in buffers.items()}
+        for ids in self.buffers.values():
+            for event_id in ids:
+                self._ref(event_id)
+
+    def _add_waiters(self, waiters: Mapping[str, Mapping[str, Any]]) -> None:
+        for waiter_id, info in waiters.items():
+            self.waiters[waiter_id] = dict(info)
+            self._ref(int(info["event"]))
+            if info.get("resolved") is not None:
+                self._ref(int(info["resolved"]))
 
     def _drop_waiter(self, waiter_id: str) -> None:
         info = self.waiters.pop(waiter_id)
@@ -256,16 +267,9 @@ class RunFold:
         for eid, step in snapshot["pending"]:
             self._add_pending(int(eid), step)
         self.buffers = {}
-        for key, ids in snapshot.get("buffers", {}).items():
-            self.buffers[key] = [int(i) for i in ids]
-            for event_id in self.buffers[key]:
-                self._ref(event_id)
+        self._replace_buffers(snapshot.get("buffers", {}))
         self.waiters = {}
-        for wid, info in snapshot.get("waiters", {}).items():
-            self.waiters[wid] = dict(info)
-            self._ref(int(info["event"]))
-            if info.get("resolved") is not None:
-                self._ref(int(info["resolved"]))
+        self._add_waiters(snapshot.get("waiters", {}))
         self.awaiting_input = int(snapshot.get("awaiting_input", 0))
         self.result_event = snapshot.get("result_event")
         if self.result_event is not None:
@@ -275,7 +279,7 @@ class RunFold:
         if self.history:
             self.broker_log = [int(i) for i in snapshot.get("broker_log", self.events)]
             self.accepted = [(s, t) for s, t in snapshot.get("accepted", ())]
-        elif not self.history:
+        else:
             for event_id in list(self.events):
                 if event_id not in self._refs:
                     del self.events[event_id]
@@ -402,15 +406,13 @@ def parse_context_dict(data: Any) -> RunFold:
                     fold._ref(event_id)
                 else:
                     fold._add_pending(event_id, step)
-        for key, items in data.get("event_buffers", {}).items():
-            fold.buffers[key] = [take(item) for item in items]
-            for event_id in fold.buffers[key]:
-                fold._ref(event_id)
-        for wid, info in data.get("waiters", {}).items():
-            fold.waiters[wid] = dict(info)
-            fold._ref(int(info["event"]))
-            if info.get("resolved") is not None:
-                fold._ref(int(info["resolved"]))
+        fold._replace_buffers(
+            {
+                key: [take(item) for item in items]
+                for key, items in data.get("event_buffers", {}).items()
+            }
+        )
+        fold._add_waiters(data.get("waiters", {}))
         fold.accepted = [(str(s), str(t)) for s, t in data.get("accepted_events", ())]
         fold.awaiting_input = int(data.get("awaiting_input", 0))
         fold.next_event_id = max([int(data.get("next_event_id", 1)), *(i + 1 for i in fold.events)])
