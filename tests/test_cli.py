@@ -601,4 +601,4 @@ def test_resume_with_answer_finishes_a_waiting_run(db: Path) -> None:
 def test_answer_for_a_run_that_is_not_waiting_exits_2(db: Path, demo: dict) -> None:
     result = fp(db, "resume", demo["number_run_id"], "--answer", "{}")
     assert result.exit_code == 2
-    assert "not waiting" in result.stderr or "completed" in result.stderr
+    assert "already completed" in result.stderr
